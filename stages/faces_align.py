@@ -13,10 +13,9 @@ import pandas as pd
 
 from gatedvae import params as P
 from gatedvae.atomic import atomic_path, save_json
+from faces_common import IMAGE_SETS
 from gatedvae.faces import align, celeba
 
-IMAGE_SETS = {"wild": ("img_celeba", "list_landmarks_celeba.txt"),
-              "aligned": ("img_align_celeba", "list_landmarks_align_celeba.txt")}
 
 
 def main(argv=None) -> int:

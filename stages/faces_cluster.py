@@ -11,6 +11,7 @@ import pandas as pd
 from gatedvae import params as P
 from gatedvae.atomic import save_json, save_parquet
 from gatedvae.faces import clustering, features
+from gatedvae.faces.openface import AU_INTENSITIES
 
 
 def cluster_config(params, part: str) -> clustering.ClusterConfig:
@@ -37,8 +38,12 @@ def main(argv=None) -> int:
     params = P.load(args.params)
     feats = features.read(args.features)
     image_ids = pd.read_parquet(f"{args.aligned}/index.parquet")["image_id"].tolist()
+    aus = P.get(params, "faces.cluster.expression_aus")
+    P.check(aus == "all" or (isinstance(aus, list) and aus and all(a in AU_INTENSITIES for a in aus)),
+            "faces.cluster.expression_aus", f"must be `all` or a list drawn from {list(AU_INTENSITIES)}")
     groups, stats = clustering.pair_index(feats, image_ids, cluster_config(params, "pose"),
-                                          cluster_config(params, "expression"))
+                                          cluster_config(params, "expression"),
+                                          expression_aus=None if aus == "all" else list(aus))
     save_parquet(args.out, groups)
     save_json(args.stats, stats)
     logging.info("pose: %d clusters in %.2f s; expression: %d clusters in %.2f s; %d images without "

@@ -12,7 +12,7 @@ import pandas as pd
 from gatedvae import params as P
 from gatedvae.atomic import save_json
 from gatedvae.faces import celeba, extractors, features, openface
-from stages.faces_align import IMAGE_SETS
+from faces_common import IMAGE_SETS
 
 
 def main(argv=None) -> int:

@@ -102,13 +102,25 @@ def au_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def pair_index(feats: pd.DataFrame, image_ids: list[str], pose_cfg: ClusterConfig,
-               expression_cfg: ClusterConfig) -> tuple[pd.DataFrame, dict]:
+               expression_cfg: ClusterConfig, *, expression_aus: list[str] | None = None
+               ) -> tuple[pd.DataFrame, dict]:
     """groups (columns pose, expression; one row per image of `image_ids`, in that order) and
-    statistics. Images without successful features each get a cluster of their own."""
+    statistics. Images without successful features each get a cluster of their own.
+    `expression_aus`: the AU columns to cluster (None: every one the extractor filled)."""
     table = feats.set_index("image_id").reindex(image_ids)
     missing_row = table["success"].isna().to_numpy()
     ok = table["success"].fillna(False).to_numpy(dtype=bool)
-    aus = au_columns(feats)
+    filled = au_columns(feats)
+    if expression_aus is None:
+        aus = filled
+    else:
+        unknown = [a for a in expression_aus if a not in AU_INTENSITIES]
+        if unknown:
+            raise ValueError(f"expression AUs {unknown} are not OpenFace intensity columns {AU_INTENSITIES}")
+        aus = [a for a in expression_aus if a in filled]
+        if len(aus) < len(expression_aus):
+            log.info("expression: AUs %s have no values from this extractor; clustering %s",
+                     [a for a in expression_aus if a not in filled], aus)
     if not aus:
         raise ValueError("features: no AU column has values; cannot cluster expressions")
     pose_values = table[list(POSE_COLUMNS)].to_numpy(dtype=np.float64)
