@@ -6,7 +6,9 @@ column in front; this module drops it. Three sources give the same rows for the 
 (n_images, seed): `generate` renders them, `path` and `download` read them from the official
 .npz file.
 
-Renderer geometry (a reading of the published data; DeepMind's generator is not public):
+Renderer geometry. DeepMind's generator is not public; this is a reading of the published
+description and images (sizes and turning direction were chosen to look alike, not measured
+against the official file, which is not reachable here):
 - Canvas 64 x 64; pixel (r, c) covers [c, c+1] x [r, r+1]; a pixel is on when its centre lies
   inside the shape (no anti-aliasing), so images are 0/1 like the official ones.
 - Position: the sprite's centre sits on the centre of pixel 16 + k for position class k, i.e.
@@ -16,8 +18,9 @@ Renderer geometry (a reading of the published data; DeepMind's generator is not 
 - Size at scale 1 (scale s multiplies every length): square of side 19.5 px; ellipse with
   semi-axes 13.25 x 6.75 px, long axis horizontal at orientation 0; heart
   (x^2 + y^2 - 1)^3 <= x^2 y^3 in units of 9.2 px, about 21 px wide, point down at
-  orientation 0. The largest distance from the centre to any shape pixel (the square's corner
-  at 45 degrees, 13.8 px) is below 16.5 px, so sprites never leave the frame.
+  orientation 0. No lit pixel lies more than 13.8 px from the sprite's centre (the square's
+  corner near 45 degrees), and the outermost centres are 16 px from the edge pixels, so
+  sprites never leave the frame; the largest come within 3 px of the edge.
 - Orientation theta turns the sprite anticlockwise as seen on screen, about its area centroid.
   theta = 2*pi is drawn as theta = 0 (identical images, as in the official data). Lengths are
   chosen so that no pixel centre lies exactly on an edge: a square turned by 90 degrees equals
@@ -60,7 +63,7 @@ ELLIPSE_SEMI_AXES = (13.25, 6.75)
 HEART_UNIT = 9.2
 HEART_CENTROID_Y = 0.2935  # area centroid of the implicit heart, in its own units
 _FILE_KEYS = ("imgs", "latents_values", "latents_classes", "metadata")
-_FILE_COLUMNS = ("color",) + FACTOR_NAMES
+_FILE_COLUMNS = ("color", "shape", "scale", "orientation", "posX", "posY")  # official names
 
 
 class DSpritesFileError(ValueError):
@@ -181,8 +184,8 @@ def render_into(out: np.ndarray, classes: np.ndarray, *, chunk: int = 8192,
                          f"got {out.dtype} {out.shape}")
     windows = _translation_windows()
     last = FACTOR_SIZES[3] - 1
-    with tqdm(total=len(classes), unit="img", desc="render dSprites", disable=None,
-              leave=False) if progress else _NoBar() as bar:
+    with tqdm(total=len(classes), unit="img", desc="render dSprites", leave=False,
+              disable=None if progress else True) as bar:
         for start in range(0, len(classes), chunk):
             c = classes[start:start + chunk]
             mask = (c[:, 0] * FACTOR_SIZES[1] + c[:, 1]) * FACTOR_SIZES[2] + c[:, 2]
@@ -195,17 +198,6 @@ def render(classes: np.ndarray) -> np.ndarray:
     """uint8 [n, 64, 64] images with values 0/1 for class vectors [n, 5]."""
     classes = check_classes(classes)
     return render_into(np.empty((len(classes), IMAGE_SIZE, IMAGE_SIZE), np.uint8), classes)
-
-
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n):
-        return None
 
 
 # ---------------------------------------------------------------- the official file
