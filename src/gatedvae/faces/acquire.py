@@ -7,7 +7,6 @@ place. The image archive is extracted streaming, with a progress bar by bytes.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from gatedvae.atomic import atomic_path
+from gatedvae.data.download import DownloadError, fetch, looks_like_html, md5sum
 
 
 @dataclass(frozen=True)
@@ -51,26 +51,13 @@ class AcquireError(RuntimeError):
     """CelebA could not be put in place; the message says which files to place where."""
 
 
-def md5sum(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def looks_like_html(path: str | Path) -> bool:
-    """True when a file starts like a web page (a quota or sign-in page served in its place)."""
-    with open(path, "rb") as f:
-        head = f.read(512).lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in head
-
-
 def check_file(path: Path, spec: OfficialFile) -> str | None:
     """None when `path` is the official file, otherwise what is wrong with it."""
     if not path.exists():
         return "missing"
-    if looks_like_html(path):
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if looks_like_html(head):
         return "an HTML page, not the file (the host served a quota or sign-in page)"
     size = path.stat().st_size
     if size != spec.size:
@@ -161,8 +148,6 @@ def download(dest: str | Path, *, url_template: str, staging: str | Path, files=
              required=REQUIRED, progress: bool = True) -> dict:
     """Fetch the required official files into `staging` (kept, so a rerun resumes from what is
     there), check them, then install into `dest` as from_path does."""
-    from gatedvae.data.download import DownloadError, fetch
-
     staging = Path(staging)
     staging.mkdir(parents=True, exist_ok=True)
     failed = {}
@@ -176,13 +161,10 @@ def download(dest: str | Path, *, url_template: str, staging: str | Path, files=
             continue
         try:
             fetch(url_template.format(id=spec.drive_id, name=name), path, md5=spec.md5,
-                  expected_size=spec.size, desc=name)
+                  expected_size=spec.size, desc=name, hint=placement_help(staging, [name], files))
         except DownloadError as e:
-            failed[name] = str(e)
+            failed[name] = str(e).split("Place these files")[0].strip()
             continue
-        problem = check_file(path, spec)
-        if problem:
-            failed[name] = problem
     if failed:
         details = "\n".join(f"  {n}: {why}" for n, why in failed.items())
         raise AcquireError(f"CelebA download failed:\n{details}\n" + placement_help(staging, list(failed), files))
