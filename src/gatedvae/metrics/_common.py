@@ -46,6 +46,14 @@ def same_rows(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
         raise ValueError(f"{name_a} has {a.shape[0]} rows but {name_b} has {b.shape[0]}; they must match row for row")
 
 
+def codes_and_classes(codes, factor_classes, *, min_codes: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Checked codes [N, M] (floats) and factor classes [N, K] (integers), row for row."""
+    z = as_matrix("codes", codes, min_cols=min_codes)
+    classes = as_classes("factor_classes", factor_classes)
+    same_rows("codes", z, "factor_classes", classes)
+    return z, classes
+
+
 def names_or_default(names: Sequence[str] | None, n: int, prefix: str, what: str) -> list[str]:
     if names is None:
         return [f"{prefix}{i}" for i in range(n)]

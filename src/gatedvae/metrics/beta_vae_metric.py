@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import RowsByClass, as_classes, as_matrix, same_rows
+from ._common import RowsByClass, codes_and_classes
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,7 @@ def beta_vae_metric(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    z = as_matrix("codes", codes)
-    classes = as_classes("factor_classes", factor_classes)
-    same_rows("codes", z, "factor_classes", classes)
+    z, classes = codes_and_classes(codes, factor_classes)
     if batch_size < 1 or n_train_points < 2 or n_eval_points < 1:
         raise ValueError(
             f"batch_size, n_train_points, n_eval_points: expected >= 1, >= 2, >= 1, got "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import RowsByClass, as_classes, as_matrix, same_rows
+from ._common import RowsByClass, codes_and_classes
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,7 @@ def factor_vae_metric(
     prune_std: float = 0.05,
 ) -> FactorVAEMetricResult:
     """FactorVAE metric of codes [N, M] (encoder means) against integer factor classes [N, K]."""
-    z = as_matrix("codes", codes)
-    classes = as_classes("factor_classes", factor_classes)
-    same_rows("codes", z, "factor_classes", classes)
+    z, classes = codes_and_classes(codes, factor_classes)
     if batch_size < 2:
         raise ValueError(f"batch_size: expected at least 2 samples per vote (a variance needs two), got {batch_size}")
     if n_train_votes < 1 or n_eval_votes < 1:

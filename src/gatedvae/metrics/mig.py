@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._common import as_classes, as_matrix, names_or_default, same_rows
+from ._common import codes_and_classes, names_or_default
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,7 @@ def _mutual_information(a: np.ndarray, b: np.ndarray) -> float:
 
 def mig(codes, factor_classes, *, n_bins: int = 20, factor_names: Sequence[str] | None = None) -> MIGResult:
     """MIG of codes [N, M] (encoder means) against integer factor classes [N, K]."""
-    z = as_matrix("codes", codes, min_cols=2)
-    classes = as_classes("factor_classes", factor_classes)
-    same_rows("codes", z, "factor_classes", classes)
+    z, classes = codes_and_classes(codes, factor_classes, min_codes=2)
     if n_bins < 2:
         raise ValueError(f"n_bins: expected at least 2, got {n_bins}")
     m, k = z.shape[1], classes.shape[1]
