@@ -189,7 +189,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     if len(images) < cfg.batch_size:
         raise ValueError(f"batch_size {cfg.batch_size} is larger than the data ({len(images)} images)")
 
-    data = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    data = torch.from_numpy(np.array(images, dtype=np.uint8)).to(device)  # resident, uint8
     n = len(data)
     steps = n // cfg.batch_size
     fingerprint = f"{mode}:{cfg.fingerprint()}:{epochs}:{lr}:{_data_fingerprint(images, groups)}"
@@ -218,7 +218,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             _epoch_seed(cfg.seed, epoch, mode + ":device"))
         order = torch.randperm(n, generator=g)
         totals: dict[str, torch.Tensor] = {}
-        bar = tqdm(range(steps), desc=f"{mode} epoch {epoch + 1}/{epochs}", disable=not progress,
+        bar = tqdm(range(steps), desc=f"{mode} epoch {epoch + 1}/{epochs}",
+                   disable=None if progress else True,  # None: only on a terminal
                    leave=False, mininterval=1.0)
         for step in bar:
             global_step = epoch * steps + step
@@ -307,7 +308,7 @@ def encode_mean(model: VAE, images: np.ndarray, *, pixel_max: int, batch_size: i
     model.to(dev).eval()
     out = []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(dev)
+        batch = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.uint8)).to(dev)
         out.append(model.encode(_to_float(batch, pixel_max))[0].cpu())
     return torch.cat(out).numpy()
 
@@ -317,7 +318,7 @@ def reconstruct(model: VAE, images: np.ndarray, *, pixel_max: int, device: str =
     """Decode the posterior mean: float [n, H, W] in [0, 1]."""
     dev = resolve_device(device)
     model.to(dev).eval()
-    x = _to_float(torch.from_numpy(np.ascontiguousarray(images)).to(dev), pixel_max)
+    x = _to_float(torch.from_numpy(np.array(images, dtype=np.uint8)).to(dev), pixel_max)
     return torch.sigmoid(model(x)[0]).squeeze(1).cpu().numpy()
 
 
