@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from gatedvae import params as P
+from gatedvae.config import check_dsprites
 from gatedvae.data import dsprites
 from gatedvae.data.download import DownloadError
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = read_params(args.params)
+        check_dsprites(P.load(args.params))  # the whole DAG's params, before any work
         summary = dsprites.acquire(settings.pop("source"), args.images, args.factors,
                                    **settings)
     except (P.ParamError, DownloadError, dsprites.DSpritesFileError, FileNotFoundError) as e:

@@ -8,7 +8,10 @@ from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.config import DSPRITES_FACTORS, check_dsprites, intended_partition, partitions
 from gatedvae.engine import encode_mean, load_model, reconstruct
+from gatedvae.metrics.beta_vae_metric import beta_vae_metric
 from gatedvae.metrics.dci import dci
+from gatedvae.metrics.factor_vae_metric import factor_vae_metric
+from gatedvae.metrics.mig import mig
 from gatedvae.metrics.placement import placement
 from gatedvae.plots import hinton, reconstruction_grid
 
@@ -50,9 +53,17 @@ def main() -> None:
         metrics[key]["placement"] = placement(result.importance, cfg.partitions, intended,
                                               factor_names=list(DSPRITES_FACTORS))
         fig = hinton(result.importance, code_names, list(DSPRITES_FACTORS),
-                     partition_sizes=cfg.partitions, partition_names=list(parts),
+                     partition_sizes=cfg.partitions, partition_labels=list(parts),
                      title=f"{name} ({key})")
         save_figure(out / f"hinton_{key}.png", fig, dpi=100)
+
+    # Metrics of the seed papers, over all evaluated codes (factor classes are integers)
+    codes_all = np.concatenate([codes_train, codes_test])
+    classes_all = np.concatenate([y[train_rows], y[test_rows]]).astype(np.int64)
+    seed = P.get(params, "evaluate.seed")
+    metrics["factor_vae_metric"] = factor_vae_metric(codes_all, classes_all, seed=seed).to_dict()
+    metrics["beta_vae_metric"] = beta_vae_metric(codes_all, classes_all, seed=seed).to_dict()
+    metrics["mig"] = mig(codes_all, classes_all, factor_names=list(DSPRITES_FACTORS)).to_dict()
 
     shown = test_rows[:10]
     grid = reconstruction_grid(

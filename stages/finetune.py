@@ -21,7 +21,7 @@ def main() -> None:
     log_dir = RUNS / name / "finetune"
     history = []
     if epochs > 0:
-        result = finetune_decoder(model, np.asarray(images), cfg, epochs=epochs, lr=lr,
+        result = finetune_decoder(model, images, cfg, epochs=epochs, lr=lr,
                                   checkpoint_dir=CHECKPOINTS / name / "finetune", log_dir=log_dir)
         history = result.history
     save_json(log_dir / "summary.json", {"epochs": epochs, "history": history})

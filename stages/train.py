@@ -18,7 +18,7 @@ def main() -> None:
     cfg = train_config(params, model=args.model, gating=args.gating, seed=args.seed)
     groups = pd.read_parquet(GROUPS).to_numpy() if cfg.gated else None
     name = run_name(args.model, args.gating, args.seed)
-    result = train(np.asarray(images), groups, cfg, checkpoint_dir=CHECKPOINTS / name / "train",
+    result = train(images, groups, cfg, checkpoint_dir=CHECKPOINTS / name / "train",
                    log_dir=RUNS / name / "train")
     save_model(MODELS / name / "model.pt", result.model, cfg, history=result.history)
     save_json(RUNS / name / "train" / "summary.json", {

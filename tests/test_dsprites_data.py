@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from dsprites_http import Route, start_server
 from dsprites_npz import REMOVE, official_arrays, py2_pickle, write_npz, write_official_npz
@@ -361,8 +362,17 @@ def test_unknown_source_and_broken_file(tmp_path):
 
 # ---------------------------------------------------------------- the stage script
 
+def full_params(dsprites_section: str) -> str:
+    """The repository's params.yaml with its dsprites section replaced (the stage checks all)."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params.pop("dsprites")
+    params["evaluate"].update(n_train=200, n_test=100)
+    params.update(yaml.safe_load(dsprites_section))
+    return yaml.safe_dump(params)
+
+
 def run_stage(folder: Path, params: str) -> subprocess.CompletedProcess:
-    (folder / "params.yaml").write_text(params)
+    (folder / "params.yaml").write_text(full_params(params))
     return subprocess.run([sys.executable, str(REPO / "stages" / "acquire_dsprites.py")],
                           cwd=folder, capture_output=True, text=True, timeout=120)
 
@@ -398,7 +408,7 @@ def load_stage():
 ], ids=["source", "n_images", "seed", "path", "md5", "url", "section"])
 def test_stage_script_names_the_bad_param(tmp_path, monkeypatch, capsys, params, key):
     stage = load_stage()
-    (tmp_path / "params.yaml").write_text(params)
+    (tmp_path / "params.yaml").write_text(full_params(params))
     monkeypatch.chdir(tmp_path)
     assert stage.main([]) == 2
     assert f"`{key}`" in capsys.readouterr().err

@@ -149,9 +149,28 @@ class _Live:
             self.live.end()
 
 
+def step_loss(model: VAE, objective, x: torch.Tensor, x_target: torch.Tensor,
+              mask: torch.Tensor | None, eps: torch.Tensor, *, gate_regulariser: bool = True,
+              generator: torch.Generator | None = None):
+    """One training step's loss: (loss, recon, regulariser, parts).
+
+    mask None: a plain VAE step. mask [M] bool: a gated step; the forward pass uses all of z with
+    unchanged values, the encoder gets gradient only through the masked dims, the decoder fully.
+    """
+    mu, logvar = model.encode(x)
+    mu_g, logvar_g = (gate(mu, mask), gate(logvar, mask)) if mask is not None else (mu, logvar)
+    z = mu_g + eps * torch.exp(0.5 * logvar_g)
+    recon = bernoulli_nll(model.decode(z), x_target)
+    if mask is not None and not gate_regulariser:
+        reg, parts = objective(mu, logvar, mu + eps * torch.exp(0.5 * logvar), generator)
+    else:
+        reg, parts = objective(mu_g, logvar_g, z, generator)
+    return recon + reg, recon, reg, parts
+
+
 def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *,
          mode: str, epochs: int, lr: float, checkpoint_dir: Path, log_dir: Path | None,
-         progress: bool) -> TrainResult:
+         progress: bool, on_epoch_end=None) -> TrainResult:
     """mode: 'gated' (pairs per partition), 'plain' (x' = x) or 'finetune' (plain, encoder frozen)."""
     device = resolve_device(cfg.device)
     model.to(device)
@@ -170,7 +189,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     if len(images) < cfg.batch_size:
         raise ValueError(f"batch_size {cfg.batch_size} is larger than the data ({len(images)} images)")
 
-    data = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    data = torch.from_numpy(np.array(images, dtype=np.uint8)).to(device)  # resident, uint8
     n = len(data)
     steps = n // cfg.batch_size
     fingerprint = f"{mode}:{cfg.fingerprint()}:{epochs}:{lr}:{_data_fingerprint(images, groups)}"
@@ -199,7 +218,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             _epoch_seed(cfg.seed, epoch, mode + ":device"))
         order = torch.randperm(n, generator=g)
         totals: dict[str, torch.Tensor] = {}
-        bar = tqdm(range(steps), desc=f"{mode} epoch {epoch + 1}/{epochs}", disable=not progress,
+        bar = tqdm(range(steps), desc=f"{mode} epoch {epoch + 1}/{epochs}",
+                   disable=None if progress else True,  # None: only on a terminal
                    leave=False, mininterval=1.0)
         for step in bar:
             global_step = epoch * steps + step
@@ -212,19 +232,10 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             x = _to_float(data[anchors.to(device)], cfg.pixel_max)
             x_target = x if sampler is None else _to_float(data[targets.to(device)], cfg.pixel_max)
 
-            mu, logvar = model.encode(x)
-            if sampler is not None:
-                mu_g, logvar_g = gate(mu, masks[p]), gate(logvar, masks[p])
-            else:
-                mu_g, logvar_g = mu, logvar
-            eps = torch.randn(mu.shape, generator=g_dev, device=device, dtype=mu.dtype)
-            z = mu_g + eps * torch.exp(0.5 * logvar_g)
-            recon = bernoulli_nll(model.decode(z), x_target)
-            if sampler is not None and not cfg.gate_regulariser:
-                reg, parts = objective(mu, logvar, mu + eps * torch.exp(0.5 * logvar), g_dev)
-            else:
-                reg, parts = objective(mu_g, logvar_g, z, g_dev)
-            loss = recon + reg
+            eps = torch.randn((len(x), cfg.latent_dim), generator=g_dev, device=device)
+            loss, recon, reg, parts = step_loss(
+                model, objective, x, x_target, masks[p] if sampler is not None else None, eps,
+                gate_regulariser=cfg.gate_regulariser, generator=g_dev)
             if not torch.isfinite(loss):
                 live.close()
                 kept = f"the last good checkpoint is {checkpoint}" if checkpoint.exists() else \
@@ -245,6 +256,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "history": history}, tmp)
         live.log(row)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
         if progress:
             print(f"{mode} epoch {epoch + 1}/{epochs}: " +
                   ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
@@ -264,8 +277,11 @@ def new_model(cfg: TrainConfig) -> VAE:
 
 
 def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, checkpoint_dir,
-          log_dir=None, progress: bool = True) -> TrainResult:
-    """Gated training when cfg.gated (groups required), else a plain VAE (x' = x)."""
+          log_dir=None, progress: bool = True, on_epoch_end=None) -> TrainResult:
+    """Gated training when cfg.gated (groups required), else a plain VAE (x' = x).
+
+    on_epoch_end(epoch, row) is called after each epoch's checkpoint is written.
+    """
     problems = cfg.problems()
     if problems:
         raise ValueError("invalid training config: " + "; ".join(f"{k}: {v}" for k, v in problems))
@@ -273,7 +289,8 @@ def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, ch
         raise ValueError("gated training needs the pair index (groups)")
     return _fit(new_model(cfg), images, groups, cfg, mode="gated" if cfg.gated else "plain",
                 epochs=cfg.epochs, lr=cfg.lr, checkpoint_dir=Path(checkpoint_dir),
-                log_dir=Path(log_dir) if log_dir else None, progress=progress)
+                log_dir=Path(log_dir) if log_dir else None, progress=progress,
+                on_epoch_end=on_epoch_end)
 
 
 def finetune_decoder(model: VAE, images: np.ndarray, cfg: TrainConfig, *, epochs: int, lr: float,
@@ -291,7 +308,7 @@ def encode_mean(model: VAE, images: np.ndarray, *, pixel_max: int, batch_size: i
     model.to(dev).eval()
     out = []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(dev)
+        batch = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.uint8)).to(dev)
         out.append(model.encode(_to_float(batch, pixel_max))[0].cpu())
     return torch.cat(out).numpy()
 
@@ -301,7 +318,7 @@ def reconstruct(model: VAE, images: np.ndarray, *, pixel_max: int, device: str =
     """Decode the posterior mean: float [n, H, W] in [0, 1]."""
     dev = resolve_device(device)
     model.to(dev).eval()
-    x = _to_float(torch.from_numpy(np.ascontiguousarray(images)).to(dev), pixel_max)
+    x = _to_float(torch.from_numpy(np.array(images, dtype=np.uint8)).to(dev), pixel_max)
     return torch.sigmoid(model(x)[0]).squeeze(1).cpu().numpy()
 
 

@@ -30,7 +30,7 @@ class PairSampler:
     """Draws pair targets for anchors, per partition, from a seeded torch.Generator."""
 
     def __init__(self, groups: np.ndarray | torch.Tensor, target_noise: float = 0.0):
-        groups = torch.as_tensor(np.asarray(groups), dtype=torch.long)
+        groups = torch.from_numpy(np.array(groups, dtype=np.int64))  # a writable copy
         if groups.ndim != 2:
             raise ValueError(f"groups must be [N, P], got shape {tuple(groups.shape)}")
         if not 0.0 <= target_noise <= 1.0:
