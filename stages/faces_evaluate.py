@@ -9,12 +9,13 @@ import sys
 import numpy as np
 import pandas as pd
 
-from faces_common import ALIGNED, FIGURES, GREY, METRICS, MODELS, RAW, RUNS, setup_logging
+from faces_common import ALIGNED, FIGURES, GREY, GROUPS, METRICS, MODELS, RAW, RUNS, setup_logging
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.engine import encode_mean, load_model, reconstruct
 from gatedvae.faces.config import GATINGS, PARTITIONS
-from gatedvae.faces.evaluation import FACTOR_GROUPS, factor_scores, most_active_dims, traversals
+from gatedvae.faces.evaluation import (FACTOR_GROUPS, factor_scores, most_active_dims, pair_variance_explained,
+                                       traversals)
 from gatedvae.metrics.placement import partition_bounds
 from gatedvae.plots import hinton, reconstruction_grid, traversal_grid
 
@@ -60,7 +61,10 @@ def main(argv=None) -> int:
         names = [f for group in FACTOR_GROUPS.values() for f in group]
         truth = pd.read_parquet(factors_path).set_index("image_id").loc[ids, names].to_numpy(np.float64)
 
-    metrics, details = {}, {}
+    groups = pd.read_parquet(GROUPS)
+    # How much of the pixel variance pair partners share, per partition (see pair_variance_explained).
+    metrics, details = {"pair_variance_explained": {
+        part: round(pair_variance_explained(images, groups[part].to_numpy()), 4) for part in PARTITIONS}}, {}
     values = np.linspace(-span, span, steps)
     for gating in GATINGS:
         trained, cfg, _ = load_model(MODELS / gating / "model.pt")
@@ -100,9 +104,11 @@ def main(argv=None) -> int:
             fig = traversal_grid(cells, [f"z{d}" for d in dims], np.tile(values, n_shown),
                                  title=f"faces {gating}: {part} partition, {n_shown} images, "
                                        f"z in [-{span:g}, {span:g}]")
-            save_figure(FIGURES / f"faces_traversal_{gating}_{part}.png", fig, dpi=80)
+            save_figure(FIGURES / f"faces_traversal_{gating}_{part}.png", fig, dpi=64)
     save_json(RUNS / "eval_details.json", details)
     save_json(METRICS, metrics)
+    print("pixel variance explained by the pair groups: " + ", ".join(
+        f"{k} {v:.3f}" for k, v in metrics["pair_variance_explained"].items()))
     for gating in GATINGS:
         m = metrics[gating]
         if "rf" in m:

@@ -100,3 +100,21 @@ def test_placement_known_answer(swap):
     assert details["groups"]["pose"] == pytest.approx(expected, abs=0.02)
     assert details["groups"]["expression"] == pytest.approx(expected, abs=0.02)
     assert summary["informativeness"] < 0.2 and importance.shape == (24, 6)
+
+
+def test_pair_variance_explained_known_answers():
+    from gatedvae.faces.evaluation import pair_variance_explained
+    rng = np.random.default_rng(0)
+    # groups that fix the image up to small noise explain almost all the variance
+    levels = np.array([20, 120, 220])
+    labels = np.repeat(np.arange(3), 40)
+    images = (levels[labels][:, None, None] + rng.integers(-3, 4, (120, 3, 3))).astype(np.uint8)
+    assert pair_variance_explained(images, labels, chunk=7) > 0.99
+    # random groups of pure noise explain nothing (omega squared corrects for group size)
+    noise = rng.integers(0, 256, (2000, 4, 4), dtype=np.uint8)
+    assert abs(pair_variance_explained(noise, rng.integers(0, 200, 2000))) < 0.02
+    # a hand-checked case: 1 pixel, groups {0, 2} and {4, 6}: SST 20, SSB 16, MSW 2, k 2
+    tiny = np.array([0, 2, 4, 6], dtype=np.uint8).reshape(4, 1, 1)
+    assert pair_variance_explained(tiny, np.array([0, 0, 1, 1])) == pytest.approx((16 - 2) / (20 + 2))
+    with pytest.raises(ValueError, match="between 2 and N - 1 groups"):
+        pair_variance_explained(tiny, np.zeros(4))
