@@ -7,6 +7,7 @@ import logging
 import sys
 
 from gatedvae import params as P
+from gatedvae.faces.config import check_faces
 from gatedvae.faces import acquire, synthetic
 
 
@@ -17,6 +18,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = P.load(args.params)
+    check_faces(params)
     source = P.choice(params, "faces.acquire.source", ("synthetic", "path", "download"))
     progress = sys.stderr.isatty()
     if source == "synthetic":

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gatedvae import params as P
+from gatedvae.faces.config import check_faces
 from gatedvae.atomic import atomic_path, save_json
 from faces_common import IMAGE_SETS
 from gatedvae.faces import align, celeba
@@ -26,6 +27,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = P.load(args.params)
+    check_faces(params)
     image_set = P.choice(params, "faces.align.image_set", IMAGE_SETS)
     size = P.number(params, "faces.align.size", integer=True, minimum=8)
     face_scale = P.number(params, "faces.align.face_scale", positive=True)

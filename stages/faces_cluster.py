@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 
 from gatedvae import params as P
+from gatedvae.faces.config import check_faces
 from gatedvae.atomic import save_json, save_parquet
 from gatedvae.faces import clustering, features
 from gatedvae.faces.openface import AU_INTENSITIES
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = P.load(args.params)
+    check_faces(params)
     feats = features.read(args.features)
     image_ids = pd.read_parquet(f"{args.aligned}/index.parquet")["image_id"].tolist()
     aus = P.get(params, "faces.cluster.expression_aus")

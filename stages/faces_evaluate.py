@@ -13,7 +13,7 @@ from faces_common import ALIGNED, FIGURES, GREY, GROUPS, METRICS, MODELS, RAW, R
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.engine import encode_mean, load_model, reconstruct
-from gatedvae.faces.config import GATINGS, PARTITIONS
+from gatedvae.faces.config import GATINGS, PARTITIONS, check_faces
 from gatedvae.faces.evaluation import (FACTOR_GROUPS, factor_scores, most_active_dims, pair_variance_explained,
                                        traversals)
 from gatedvae.metrics.placement import partition_bounds
@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     params = P.load(args.params)
+    check_faces(params)
     key = "faces.evaluate"
     n_train = P.number(params, f"{key}.n_train", integer=True, positive=True)
     n_test = P.number(params, f"{key}.n_test", integer=True, positive=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from gatedvae import params as P
+from gatedvae.faces.config import check_faces
 from gatedvae.atomic import save_json
 from gatedvae.faces import celeba, extractors, features, openface
 from faces_common import IMAGE_SETS
@@ -24,6 +25,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = P.load(args.params)
+    check_faces(params)
     extractor = P.choice(params, "faces.features.extractor", extractors.EXTRACTORS)
     image_set = P.choice(params, "faces.align.image_set", IMAGE_SETS)
     raw = Path(args.raw)

@@ -11,7 +11,7 @@ from faces_common import CHECKPOINTS, GREY, MODELS, RUNS, setup_logging
 from gatedvae import params as P
 from gatedvae.atomic import save_json
 from gatedvae.engine import finetune_decoder, load_model, save_model
-from gatedvae.faces.config import GATINGS
+from gatedvae.faces.config import GATINGS, check_faces
 
 
 def main(argv=None) -> int:
@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     params = P.load(args.params)
+    check_faces(params)
     epochs = P.number(params, "faces.finetune.epochs", integer=True, minimum=0)
     lr = P.number(params, "faces.finetune.lr", positive=True)
     images = np.load(GREY, mmap_mode="r")

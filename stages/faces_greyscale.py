@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from gatedvae import params as P
+from gatedvae.faces.config import check_faces
 from gatedvae.atomic import save_npy
 from gatedvae.faces import greyscale
 from gatedvae.faces.figures import save_contact_sheet
@@ -23,6 +24,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = P.load(args.params)
+    check_faces(params)
     rows = P.number(params, "faces.greyscale.sheet_rows", integer=True, minimum=1)
     cols = P.number(params, "faces.greyscale.sheet_cols", integer=True, minimum=1)
     rgb = np.load(f"{args.aligned}/images.npy", mmap_mode="r")

@@ -12,7 +12,7 @@ from faces_common import CHECKPOINTS, GREY, GROUPS, MODELS, RUNS, setup_logging
 from gatedvae import params as P
 from gatedvae.atomic import save_json
 from gatedvae.engine import save_model, train
-from gatedvae.faces.config import GATINGS, PARTITIONS, train_config
+from gatedvae.faces.config import GATINGS, PARTITIONS, train_config, check_faces
 
 
 def main(argv=None) -> int:
@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     params = P.load(args.params)
+    check_faces(params)
     images = np.load(GREY, mmap_mode="r")
     cfg = train_config(params, gating=args.gating, image_size=images.shape[1])
     P.check(cfg.batch_size <= len(images), "faces.train.batch_size",

@@ -118,3 +118,25 @@ def test_pair_variance_explained_known_answers():
     assert pair_variance_explained(tiny, np.array([0, 0, 1, 1])) == pytest.approx((16 - 2) / (20 + 2))
     with pytest.raises(ValueError, match="between 2 and N - 1 groups"):
         pair_variance_explained(tiny, np.zeros(4))
+
+
+@pytest.mark.parametrize("path,value,message", [
+    ("acquire.source", "web", "faces.acquire.source` must be one of"),
+    ("acquire.synthetic.n_imgs", 5, "faces.acquire.synthetic` unknown synthetic options \\['n_imgs'\\]"),
+    ("align.image_set", "cropped", "faces.align.image_set` must be one of"),
+    ("features.extractor", "dlib", "faces.features.extractor` must be one of"),
+    ("cluster.expression_aus", ["AU99_r"], "faces.cluster.expression_aus` must be `all` or a list"),
+    ("evaluate.n_train", 9999, "faces.evaluate.n_train` \\+ faces.evaluate.n_test \\(9999 \\+ 2000\\) exceed"),
+    ("train.batch_size", 20000, "faces.train.batch_size` \\(20000\\) is larger than the data"),
+])
+def test_check_faces_names_the_key_before_any_work(path, value, message):
+    from gatedvae.faces.config import check_faces
+    check_faces(PARAMS)  # the committed params are valid
+    params = copy.deepcopy(PARAMS)
+    node = params["faces"]
+    *parents, leaf = path.split(".")
+    for part in parents:
+        node = node[part]
+    node[leaf] = value
+    with pytest.raises(ParamError, match=message):
+        check_faces(params)
