@@ -11,7 +11,7 @@ from dvc_project import copy_project, dvc, run, stages_run
 
 pytestmark = pytest.mark.slow
 
-MODELS = ("beta_vae", "info_vae", "dip_vae_ii")
+MODELS = ("beta_vae", "info_vae", "dip_vae_ii", "factor_vae")
 REGRESSORS = ("lasso", "rf")
 METRICS = ("disentanglement", "completeness", "informativeness")
 
