@@ -7,13 +7,13 @@ from common import FACTORS, IMAGES, MODELS, RUNS, run_name, run_parser
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.config import DSPRITES_FACTORS, check_dsprites, intended_partition, partitions
-from gatedvae.engine import encode_mean, load_model, reconstruct
+from gatedvae.engine import encode_mean, load_model, reconstruct, traverse
 from gatedvae.metrics.beta_vae_metric import beta_vae_metric
 from gatedvae.metrics.dci import dci
 from gatedvae.metrics.factor_vae_metric import factor_vae_metric
 from gatedvae.metrics.mig import mig
 from gatedvae.metrics.placement import placement
-from gatedvae.plots import hinton, reconstruction_grid
+from gatedvae.plots import hinton, reconstruction_grid, traversal_grid
 
 REGRESSORS = {"lasso": "lasso", "rf": "random_forest"}
 
@@ -72,6 +72,15 @@ def main() -> None:
          reconstruct(finetuned, images[shown], pixel_max=cfg.pixel_max)],
         ["input", "gated training" if cfg.gated else "training", "decoder fine-tuned"])
     save_figure(out / "reconstructions.png", grid, dpi=100)
+
+    # Traversals (paper Fig. 5 style): one test image, every dim from -2 to +2, others at its mean
+    values = np.linspace(-2.0, 2.0, 7)
+    owner = [name for name, size in zip(parts, cfg.partitions) for _ in range(size)]
+    cells = traverse(finetuned, images[test_rows[0]], list(range(cfg.latent_dim)), values,
+                     pixel_max=cfg.pixel_max)
+    fig = traversal_grid(cells, [f"z{d} ({owner[d]})" for d in range(cfg.latent_dim)], values,
+                         title=f"{name}: traversals")
+    save_figure(out / "traversals.png", fig, dpi=100)
     save_json(out / "metrics.json", metrics)
     for key in REGRESSORS:
         m = metrics[key]

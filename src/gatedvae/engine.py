@@ -264,7 +264,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             on_epoch_end(epoch + 1, row)
         if progress:
             print(f"{mode} epoch {epoch + 1}/{epochs}: " +
-                  ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+                  ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"), flush=True)
     live.close()
     seconds = time.perf_counter() - t0
     if mode == "finetune":
@@ -339,3 +339,20 @@ def load_model(path) -> tuple[VAE, TrainConfig, dict]:
     model.load_state_dict(state["state_dict"])
     extra = {k: v for k, v in state.items() if k not in ("config", "state_dict")}
     return model, cfg, extra
+
+
+@torch.no_grad()
+def traverse(model: VAE, image_u8: np.ndarray, dims: list[int], values, *, pixel_max: int,
+             device: str = "auto") -> np.ndarray:
+    """Decode one image's posterior mean with latent dim d set to each value in turn (the other
+    dims kept): float [len(dims), len(values), H, W] in [0, 1]."""
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    x = _to_float(torch.from_numpy(np.array(image_u8, dtype=np.uint8)[None]).to(dev), pixel_max)
+    mu = model.encode(x)[0][0]
+    values = torch.as_tensor(np.asarray(values, dtype=np.float32), device=dev)
+    z = mu.repeat(len(dims), len(values), 1)  # [D, S, M]
+    for row, d in enumerate(dims):
+        z[row, :, d] = values
+    out = torch.sigmoid(model.decode(z.reshape(-1, mu.numel())))
+    return out.reshape(len(dims), len(values), *out.shape[-2:]).cpu().numpy()
