@@ -163,3 +163,21 @@ def test_batch_larger_than_data_is_refused(tmp_path):
     images, groups = _data(n=32)
     with pytest.raises(ValueError, match="larger than the data"):
         train(images, groups, _cfg(), checkpoint_dir=tmp_path, progress=False)
+
+
+def test_factor_vae_resumes_with_its_discriminator_state(tmp_path):
+    images, groups = _data()
+    cfg = _cfg(epochs=3, objective="factor_vae",
+               objective_params={"gamma": 10.0, "disc_hidden": 16, "disc_layers": 2})
+
+    def stop_after_two(epoch, row):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(images, groups, cfg, checkpoint_dir=tmp_path / "ckpt", progress=False,
+              on_epoch_end=stop_after_two)
+    resumed = train(images, groups, cfg, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    straight = train(images, groups, cfg, checkpoint_dir=tmp_path / "straight", progress=False)
+    assert [r["discriminator"] for r in resumed.history] == [r["discriminator"] for r in straight.history]
+    assert _same(_weights(resumed.model), _weights(straight.model))

@@ -72,3 +72,29 @@ def test_beta_vae_is_beta_times_kl():
 def test_bad_objective_params_are_named(name, params, message):
     with pytest.raises(ValueError, match=message):
         build_objective(name, 4, params)
+
+
+def test_permute_dims_shuffles_each_dimension_across_the_batch():
+    from gatedvae.objectives import permute_dims
+    z = torch.arange(40, dtype=torch.float32).reshape(10, 4)  # column j holds 4i + j
+    p = permute_dims(z, torch.Generator().manual_seed(0))
+    for j in range(4):  # each column is a permutation of itself: values never move across dims
+        assert sorted(p[:, j].tolist()) == z[:, j].tolist()
+    assert not torch.equal(p, z)
+    rows_kept = sum(torch.equal(p[i], z[i]) for i in range(10))
+    assert rows_kept < 10  # rows are broken up (the within-sample bug would keep each row's values)
+
+
+def test_factor_vae_discriminator_learns_to_spot_correlated_codes():
+    torch.manual_seed(0)
+    objective = build_objective("factor_vae", 2, {"disc_hidden": 32, "disc_layers": 2, "disc_lr": 1e-2})
+    g = torch.Generator().manual_seed(1)
+    base = torch.randn(256, 1, generator=g)
+    correlated = torch.cat([base, base + 0.05 * torch.randn(256, 1, generator=g)], dim=1)
+    for _ in range(300):
+        objective.after_step(correlated, g)
+    _, parts = objective(torch.zeros(256, 2), torch.zeros(256, 2), correlated)
+    assert parts["tc"].item() > 1.0  # the TC estimate of strongly dependent codes is large
+    independent = torch.randn(256, 2, generator=g)
+    _, parts = objective(torch.zeros(256, 2), torch.zeros(256, 2), independent)
+    assert parts["tc"].item() < 0.5

@@ -152,7 +152,7 @@ class _Live:
 def step_loss(model: VAE, objective, x: torch.Tensor, x_target: torch.Tensor,
               mask: torch.Tensor | None, eps: torch.Tensor, *, gate_regulariser: bool = True,
               generator: torch.Generator | None = None):
-    """One training step's loss: (loss, recon, regulariser, parts).
+    """One training step's loss: (loss, recon, regulariser, parts, z).
 
     mask None: a plain VAE step. mask [M] bool: a gated step; the forward pass uses all of z with
     unchanged values, the encoder gets gradient only through the masked dims, the decoder fully.
@@ -165,7 +165,7 @@ def step_loss(model: VAE, objective, x: torch.Tensor, x_target: torch.Tensor,
         reg, parts = objective(mu, logvar, mu + eps * torch.exp(0.5 * logvar), generator)
     else:
         reg, parts = objective(mu_g, logvar_g, z, generator)
-    return recon + reg, recon, reg, parts
+    return recon + reg, recon, reg, parts, z
 
 
 def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *,
@@ -180,7 +180,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     else:
         trainable = list(model.parameters())
     optimizer = torch.optim.Adam(trainable, lr=lr)
-    objective = build_objective(cfg.objective, cfg.latent_dim, cfg.objective_params)
+    objective = build_objective(cfg.objective, cfg.latent_dim, cfg.objective_params).to(device)
     masks = partition_masks(cfg.partitions).to(device)
     sampler = PairSampler(groups, cfg.target_noise) if mode == "gated" else None
     if sampler is not None and sampler.n_partitions != len(cfg.partitions):
@@ -202,6 +202,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
         if state.get("fingerprint") == fingerprint:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
+            objective.load_state_dict(state["objective"])
             history, start_epoch = state["history"], state["epoch"]
             print(f"resuming from {checkpoint} after epoch {start_epoch}/{epochs}")
         else:
@@ -233,7 +234,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             x_target = x if sampler is None else _to_float(data[targets.to(device)], cfg.pixel_max)
 
             eps = torch.randn((len(x), cfg.latent_dim), generator=g_dev, device=device)
-            loss, recon, reg, parts = step_loss(
+            loss, recon, reg, parts, z = step_loss(
                 model, objective, x, x_target, masks[p] if sampler is not None else None, eps,
                 gate_regulariser=cfg.gate_regulariser, generator=g_dev)
             if not torch.isfinite(loss):
@@ -247,6 +248,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if mode != "finetune":
+                parts = {**parts, **objective.after_step(z.detach(), g_dev)}
             for key, value in {"loss": loss, "recon": recon, "regulariser": reg, **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value.detach()
             seen += len(anchors)
@@ -254,13 +257,14 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
         history.append(row)
         with atomic_path(checkpoint) as tmp:
             torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "history": history}, tmp)
+                        "optimizer": optimizer.state_dict(), "objective": objective.state_dict(),
+                        "history": history}, tmp)
         live.log(row)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
         if progress:
             print(f"{mode} epoch {epoch + 1}/{epochs}: " +
-                  ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+                  ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"), flush=True)
     live.close()
     seconds = time.perf_counter() - t0
     if mode == "finetune":
@@ -335,3 +339,20 @@ def load_model(path) -> tuple[VAE, TrainConfig, dict]:
     model.load_state_dict(state["state_dict"])
     extra = {k: v for k, v in state.items() if k not in ("config", "state_dict")}
     return model, cfg, extra
+
+
+@torch.no_grad()
+def traverse(model: VAE, image_u8: np.ndarray, dims: list[int], values, *, pixel_max: int,
+             device: str = "auto") -> np.ndarray:
+    """Decode one image's posterior mean with latent dim d set to each value in turn (the other
+    dims kept): float [len(dims), len(values), H, W] in [0, 1]."""
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    x = _to_float(torch.from_numpy(np.array(image_u8, dtype=np.uint8)[None]).to(dev), pixel_max)
+    mu = model.encode(x)[0][0]
+    values = torch.as_tensor(np.asarray(values, dtype=np.float32), device=dev)
+    z = mu.repeat(len(dims), len(values), 1)  # [D, S, M]
+    for row, d in enumerate(dims):
+        z[row, :, d] = values
+    out = torch.sigmoid(model.decode(z.reshape(-1, mu.numel())))
+    return out.reshape(len(dims), len(values), *out.shape[-2:]).cpu().numpy()

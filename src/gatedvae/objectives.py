@@ -11,6 +11,7 @@ import abc
 from typing import Callable
 
 import torch
+from torch import nn
 
 OBJECTIVES: dict[str, type["Objective"]] = {}
 
@@ -78,6 +79,20 @@ class Objective(abc.ABC):
     def __call__(self, mu, logvar, z, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(regulariser averaged over the batch, named parts for logging)."""
 
+    # Objectives with trainable parts of their own (FactorVAE's discriminator) override these.
+    def to(self, device: torch.device) -> "Objective":
+        return self
+
+    def after_step(self, z: torch.Tensor, generator=None) -> dict[str, torch.Tensor]:
+        """Called after each VAE update with the step's (detached) z; returns parts to log."""
+        return {}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        return None
+
 
 @register_objective("beta_vae")
 class BetaVAE(Objective):
@@ -121,6 +136,67 @@ class DIPVAEII(Objective):
         total = (self.params["kl"] * kl + self.params["lambda_od"] * off_diag
                  + self.params["lambda_d"] * on_diag)
         return total, {"kl": kl, "dip_off_diag": off_diag, "dip_diag": on_diag}
+
+
+def permute_dims(z: torch.Tensor, generator=None) -> torch.Tensor:
+    """Samples of the product of marginals: each dimension shuffled independently *across the
+    batch* (not within a sample), as FactorVAE's Algorithm 1."""
+    b, m = z.shape
+    order = torch.argsort(torch.rand(b, m, generator=generator, device=z.device), dim=0)
+    return torch.gather(z, 0, order)
+
+
+@register_objective("factor_vae")
+class FactorVAE(Objective):
+    """Kim & Mnih: KL + gamma * TC, TC estimated by a discriminator D(z) with the density-ratio
+    trick: TC ~ E[logit_joint - logit_product]. D (an MLP with LeakyReLU 0.2 and 2 logits, 6 layers
+    of 1000 in the paper) is trained by its own Adam (betas 0.5, 0.9) to tell z from
+    permute_dims(z). Simplification, documented: D's step uses the same batch's z (detached)
+    rather than a second batch."""
+
+    defaults = {"gamma": 35.0, "disc_hidden": 1000, "disc_layers": 6, "disc_lr": 1e-4}
+
+    def __init__(self, latent_dim: int, **params: float):
+        super().__init__(latent_dim, **params)
+        hidden, layers = int(self.params["disc_hidden"]), int(self.params["disc_layers"])
+        if hidden < 1 or layers < 1:
+            raise ValueError(f"{self.name}: `disc_hidden` and `disc_layers` must be >= 1")
+        blocks: list[nn.Module] = []
+        width = latent_dim
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.discriminator = nn.Sequential(*blocks, nn.Linear(width, 2))
+        self.optimizer = torch.optim.Adam(self.discriminator.parameters(),
+                                          lr=self.params["disc_lr"], betas=(0.5, 0.9))
+
+    def __call__(self, mu, logvar, z, generator=None):
+        kl = kl_to_standard_normal(mu, logvar).mean()
+        logits = self.discriminator(z)
+        tc = (logits[:, 0] - logits[:, 1]).mean()
+        return kl + self.params["gamma"] * tc, {"kl": kl, "tc": tc}
+
+    def after_step(self, z, generator=None):
+        joint = self.discriminator(z)
+        product = self.discriminator(permute_dims(z, generator))
+        zeros = torch.zeros(len(z), dtype=torch.long, device=z.device)
+        loss = 0.5 * (nn.functional.cross_entropy(joint, zeros)
+                      + nn.functional.cross_entropy(product, torch.ones_like(zeros)))
+        self.optimizer.zero_grad(set_to_none=True)  # also drops grads left by the VAE step
+        loss.backward()
+        self.optimizer.step()
+        return {"discriminator": loss.detach()}
+
+    def to(self, device):
+        self.discriminator.to(device)
+        return self
+
+    def state_dict(self):
+        return {"discriminator": self.discriminator.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state):
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.optimizer.load_state_dict(state["optimizer"])
 
 
 def build_objective(name: str, latent_dim: int, params: dict | None = None) -> Objective:
