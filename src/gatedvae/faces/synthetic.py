@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -228,7 +228,3 @@ def config_from_dict(values: dict) -> SyntheticConfig:
     if unknown:
         raise ValueError(f"unknown synthetic options {sorted(unknown)}; known: {sorted(known)}")
     return SyntheticConfig(**values)
-
-
-__all__ = ["SyntheticConfig", "generate", "sample_factors", "au_intensities", "face_of",
-           "POSE_FACTORS", "EXPRESSION_FACTORS", "IMAGE_SIZE", "asdict"]
