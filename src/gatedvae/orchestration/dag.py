@@ -13,6 +13,7 @@ orchestration settings live in each stage's `meta:` field, which DVC stores but 
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence, Union
@@ -34,6 +35,7 @@ class StageSpec:
     dvcfile: str  # the dvc.yaml that defines it, relative to the repository root
     cmd: str
     upstream: tuple[str, ...] = ()
+    outs: tuple[str, ...] = ()  # output paths relative to the root, as declared
     gpu: bool = False
     retries: int | None = None  # None: the flow's default
     retry_delay_seconds: RetryDelay = None  # None: the flow's default
@@ -149,7 +151,8 @@ def load_dag(root: str | Path) -> Dag:
                 upstream = tuple(sorted(names[u] for u in graph.successors(stage) if u in names))
                 cmd = stage.cmd if isinstance(stage.cmd, str) else "\n".join(stage.cmd or [])
                 dvcfile = _dvcfile(stage, root)
-                specs.append(StageSpec(name=names[stage], dvcfile=dvcfile, cmd=cmd,
+                outs = tuple(Path(os.path.relpath(o.fs_path, root)).as_posix() for o in stage.outs)
+                specs.append(StageSpec(name=names[stage], dvcfile=dvcfile, cmd=cmd, outs=outs,
                                        upstream=upstream, always_changed=bool(stage.always_changed),
                                        frozen=bool(stage.frozen), **_meta(stage, dvcfile)))
     finally:

@@ -176,7 +176,7 @@ def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional
     finally:
         reordered = lockorder.restore_repro_order(dag, before)
         if reordered:
-            logger.info("Put new entries of %s in `dvc repro` order", ", ".join(reordered))
+            logger.info("Put what this run added to %s in `dvc repro` order", ", ".join(reordered))
     summary = _summary(states)
     counts: dict[str, int] = {}
     for entry in summary.values():
