@@ -3,6 +3,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# stage commands say `python`: make it the venv's
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: pipeline test install clean-venv
 

@@ -1,0 +1,306 @@
+"""Aggregate per-run metrics over seeds and compare with the paper's Table I.
+
+Runs are {"model", "gating": "gated" | "ungated", "seed", "metrics": nested dict of numbers}.
+`aggregate_runs` returns, per model:
+  <model>.<gated|ungated>.<leaf path>.{mean, std, n}   std with ddof=1; 0.0 when n == 1
+  <model>.gated_minus_ungated.<leaf path>.{mean, ci95_low, ci95_high, n}
+where the paired difference uses only the seeds present in both arms (a leaf with no common
+seed is left out), the interval is Student's t (null when n == 1), and the top-level `n_seeds`
+counts the distinct seeds over all runs. Lists inside metrics are flattened by position
+("per_code.3"), so they aggregate too and come back as dicts keyed "0", "1", ...
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+GATINGS = ("gated", "ungated")
+PAIRED = "gated_minus_ungated"
+# the paper CSV's regressor names -> ours
+REGRESSOR_KEYS = {"lasso": "lasso", "random_forest": "rf"}
+# metric -> (paper CSV column stem, True when higher is better)
+TABLE1_METRICS = {
+    "disentanglement": ("disentanglement", True),
+    "completeness": ("completeness", True),
+    "informativeness": ("informativeness_nrmse", False),
+}
+SHORT = {"disentanglement": "D", "completeness": "C", "informativeness": "I (NRMSE)"}
+
+
+# --- nested <-> flat ---------------------------------------------------------------------------
+
+def flatten(nested: Mapping, sep: str = ".", prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1, "c": [2, 3]}} -> {"a.b": 1, "a.c.0": 2, "a.c.1": 3}."""
+    flat: dict[str, Any] = {}
+    items = nested.items() if isinstance(nested, Mapping) else enumerate(nested)
+    for key, value in items:
+        key = str(key)
+        if sep in key:
+            raise ValueError(f"key {prefix + key!r} contains the separator {sep!r}")
+        path = f"{prefix}{key}"
+        if isinstance(value, (Mapping, list, tuple)):
+            if len(value) == 0:
+                raise ValueError(f"{path}: empty {type(value).__name__}; nothing to aggregate")
+            flat.update(flatten(value, sep, path + sep))
+        else:
+            flat[path] = value
+    return flat
+
+
+def nest(flat: Mapping[str, Any], sep: str = ".") -> dict:
+    """Inverse of flatten (lists come back as dicts keyed by position)."""
+    out: dict = {}
+    for path, value in flat.items():
+        node = out
+        parts = path.split(sep)
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{path}: {part!r} is both a value and a group")
+        if parts[-1] in node:
+            raise ValueError(f"{path}: given twice, or both a value and a group")
+        node[parts[-1]] = value
+    return out
+
+
+# --- aggregation -------------------------------------------------------------------------------
+
+def _t_quantile_975(dof: int) -> float:
+    # scikit-learn depends on scipy, so it is always installed with this package
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
+
+
+def _checked_runs(runs: Iterable[Mapping]) -> list[tuple[str, str, int, dict[str, float]]]:
+    checked, seen = [], {}
+    for i, run in enumerate(runs):
+        where = f"runs[{i}]"
+        if not isinstance(run, Mapping) or not {"model", "gating", "seed", "metrics"} <= set(run):
+            raise ValueError(f"{where}: expected a dict with model, gating, seed and metrics")
+        model, gating, seed = run["model"], run["gating"], run["seed"]
+        if not isinstance(model, str) or not model or "." in model or model == "n_seeds":
+            raise ValueError(f"{where}: model must be a non-empty name without dots (not 'n_seeds'), got {model!r}")
+        if gating not in GATINGS:
+            raise ValueError(f"{where}: gating must be one of {GATINGS}, got {gating!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"{where}: seed must be an integer, got {seed!r}")
+        where = f"{where} ({model}, {gating}, seed {seed})"
+        if (model, gating, int(seed)) in seen:
+            raise ValueError(f"{where}: duplicates runs[{seen[(model, gating, int(seed))]}]")
+        seen[(model, gating, int(seed))] = i
+        if not isinstance(run["metrics"], Mapping) or not run["metrics"]:
+            raise ValueError(f"{where}: metrics must be a non-empty nested dict of numbers")
+        flat = flatten(run["metrics"])
+        for path, value in flat.items():
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value):
+                raise ValueError(f"{where}: metrics.{path} is {value!r}; expected a finite number")
+        checked.append((model, gating, int(seed), {p: float(v) for p, v in flat.items()}))
+    if not checked:
+        raise ValueError("runs: nothing to aggregate")
+    return checked
+
+
+def _summary(values: list[float]) -> dict:
+    n = len(values)
+    return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if n > 1 else 0.0, "n": n}
+
+
+def _paired(diffs: list[float]) -> dict:
+    n, mean = len(diffs), float(np.mean(diffs))
+    if n == 1:
+        return {"mean": mean, "ci95_low": None, "ci95_high": None, "n": 1}
+    half = _t_quantile_975(n - 1) * float(np.std(diffs, ddof=1)) / math.sqrt(n)
+    return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half, "n": n}
+
+
+def aggregate_runs(runs: Iterable[Mapping]) -> dict:
+    """Mean/std/n per model, gating and metric leaf, and the paired gated-minus-ungated CI."""
+    by_arm: dict[tuple[str, str], dict[str, dict[int, float]]] = {}
+    seeds = set()
+    for model, gating, seed, flat in _checked_runs(runs):
+        seeds.add(seed)
+        arm = by_arm.setdefault((model, gating), {})
+        for path, value in flat.items():
+            arm.setdefault(path, {})[seed] = value
+
+    out: dict = {"n_seeds": len(seeds)}
+    for model in sorted({m for m, _ in by_arm}):
+        result = out[model] = {}
+        arms = {g: by_arm.get((model, g), {}) for g in GATINGS}
+        for gating, leaves in arms.items():
+            if leaves:
+                result[gating] = nest(
+                    {f"{path}.{stat}": v for path, by_seed in leaves.items() for stat, v in _summary(list(by_seed.values())).items()}
+                )
+        paired = {}
+        for path in arms["gated"].keys() & arms["ungated"].keys():
+            gated, ungated = arms["gated"][path], arms["ungated"][path]
+            common = sorted(gated.keys() & ungated.keys())
+            if common:
+                for stat, v in _paired([gated[s] - ungated[s] for s in common]).items():
+                    paired[f"{path}.{stat}"] = v
+        if paired:
+            result[PAIRED] = nest(dict(sorted(paired.items())))
+    return out
+
+
+# --- the paper's tables ------------------------------------------------------------------------
+
+def _read_reference(path: str | Path, value_columns: list[str]) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not found (the paper's table; see reference/README.md)")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ["regressor", "model", "gated", *value_columns] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    for i, row in frame.iterrows():
+        line = f"{path}, line {i + 2}"
+        if row["regressor"] not in REGRESSOR_KEYS:
+            raise ValueError(f"{line}: regressor {row['regressor']!r}, expected one of {list(REGRESSOR_KEYS)}")
+        if row["gated"].lower() not in ("true", "false"):
+            raise ValueError(f"{line}: gated {row['gated']!r}, expected true or false")
+        for column in value_columns:
+            try:
+                finite = math.isfinite(float(row[column]))
+            except ValueError:
+                finite = False
+            if not finite:
+                raise ValueError(f"{line}: {column} {row[column]!r} is not a finite number")
+    frame["gated"] = frame["gated"].str.lower() == "true"
+    frame[value_columns] = frame[value_columns].astype(float)
+    duplicated = frame.duplicated(["regressor", "model", "gated"])
+    if duplicated.any():
+        raise ValueError(f"{path}, line {int(np.flatnonzero(duplicated)[0]) + 2}: repeats a regressor/model/gated row")
+    return frame
+
+
+def paper_table(path: str | Path) -> pd.DataFrame:
+    """Table I (reference/paper_table1.csv): regressor, model, gated (bool), <metric>_mean/_std."""
+    stems = [stem for stem, _ in TABLE1_METRICS.values()]
+    return _read_reference(path, [f"{s}_{stat}" for s in stems for stat in ("mean", "std")])
+
+
+def paper_informativeness_per_factor(path: str | Path) -> pd.DataFrame:
+    """Supplementary Table 2 (NRMSE per factor) as a frame with gated as bool."""
+    return _read_reference(path, ["shape", "scale", "orientation", "pos_x", "pos_y", "weighted_avg"])
+
+
+# --- side by side ------------------------------------------------------------------------------
+
+def _our_stats(aggregated: Mapping, model: str, gating: str, regressor: str, metric: str) -> dict | None:
+    """{"mean", "std", "n"} at <model>.<gating>.<regressor>.<metric>, or at .<metric>.avg (the
+    layout of DCIResult.to_dict); None when absent."""
+    node = aggregated.get(model, {}).get(gating, {}).get(regressor, {}).get(metric)
+    if isinstance(node, Mapping) and "mean" not in node:
+        node = node.get("avg")
+    return node if isinstance(node, Mapping) and "mean" in node else None
+
+
+def _direction(gated: float, ungated: float, higher_is_better: bool) -> str:
+    if gated == ungated:
+        return "equal"
+    return "gated better" if (gated > ungated) == higher_is_better else "gated worse"
+
+
+def direction_agreement(aggregated: Mapping, paper: pd.DataFrame) -> pd.DataFrame:
+    """One row per Table I comparison (regressor x model x metric; 18 for the paper's table):
+    the paper's gated-vs-ungated direction (gated better = higher D, higher C, lower I), ours
+    from the seed means, and whether they agree (None where we lack either arm)."""
+    rows = []
+    for (regressor, model), group in paper.groupby(["regressor", "model"], sort=False):
+        by_gated = {bool(g): r for g, r in zip(group["gated"], group.to_dict("records"))}
+        if set(by_gated) != {True, False}:
+            continue
+        ours_key = REGRESSOR_KEYS[regressor]
+        for metric, (stem, higher) in TABLE1_METRICS.items():
+            paper_dir = _direction(by_gated[True][f"{stem}_mean"], by_gated[False][f"{stem}_mean"], higher)
+            gated = _our_stats(aggregated, model, "gated", ours_key, metric)
+            ungated = _our_stats(aggregated, model, "ungated", ours_key, metric)
+            ours_dir = _direction(gated["mean"], ungated["mean"], higher) if gated and ungated else None
+            rows.append(
+                {
+                    "regressor": regressor,
+                    "model": model,
+                    "metric": metric,
+                    "paper": paper_dir,
+                    "ours": ours_dir,
+                    "agree": None if ours_dir is None else ours_dir == paper_dir,
+                }
+            )
+    # object dtype keeps None as None (string dtypes would turn it into NaN)
+    return pd.DataFrame(rows, columns=["regressor", "model", "metric", "paper", "ours", "agree"], dtype=object)
+
+
+def agreement_counts(agreement: pd.DataFrame) -> dict:
+    """{metric: {"agree", "compared", "in_table"}} plus "overall"; plain numbers for JSON."""
+    def count(frame):
+        compared = frame["agree"].notna()
+        return {
+            "agree": int(frame.loc[compared, "agree"].astype(bool).sum()),
+            "compared": int(compared.sum()),
+            "in_table": int(len(frame)),
+        }
+
+    counts = {metric: count(agreement[agreement["metric"] == metric]) for metric in TABLE1_METRICS}
+    counts["overall"] = count(agreement)
+    return counts
+
+
+def _cell(stats: Mapping | None) -> str:
+    if stats is None:
+        return "–"
+    if stats["n"] > 1:
+        return f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})"
+    return f"{stats['mean']:.3f} (n=1)"
+
+
+def side_by_side_markdown(aggregated: Mapping, paper: pd.DataFrame) -> str:
+    """Markdown: our Table I next to the paper's, then per model and regressor whether the
+    gated-vs-ungated direction agrees with the paper's, with counts of what was compared."""
+    head = ["Regressor", "Model", "Gated"]
+    for metric in TABLE1_METRICS:
+        head += [f"{SHORT[metric]} ours", f"{SHORT[metric]} paper"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in paper.to_dict("records"):
+        gating = "gated" if row["gated"] else "ungated"
+        cells = [row["regressor"], row["model"], "yes" if row["gated"] else "no"]
+        for metric, (stem, _) in TABLE1_METRICS.items():
+            ours = _our_stats(aggregated, row["model"], gating, REGRESSOR_KEYS[row["regressor"]], metric)
+            cells += [_cell(ours), f"{row[f'{stem}_mean']:.3f} ± {row[f'{stem}_std']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+
+    agreement = direction_agreement(aggregated, paper)
+    head = ["Regressor", "Model"] + [f"{SHORT[m]}: paper / ours" for m in TABLE1_METRICS]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (regressor, model), group in agreement.groupby(["regressor", "model"], sort=False):
+        cells = [regressor, model]
+        for r in group.to_dict("records"):
+            mark = "n/a" if r["agree"] is None else ("agrees" if r["agree"] else "DISAGREES")
+            cells.append(f"{r['paper']} / {r['ours'] or '–'} ({mark})")
+        lines.append("| " + " | ".join(cells) + " |")
+
+    counts = agreement_counts(agreement)
+    total = counts["overall"]["in_table"]
+    paper_worse = agreement[agreement["paper"] != "gated better"]
+    lines += [
+        "",
+        f"Directions of the gated-vs-un-gated difference that agree with the paper's Table I: "
+        f"{counts['overall']['agree']} of {counts['overall']['compared']} compared "
+        f"({total} in the table: models x regressors x metrics D, C, I; a comparison counts only where "
+        "both our gated and un-gated results exist; 'gated better' means higher D, higher C, lower NRMSE).",
+    ]
+    for metric in TABLE1_METRICS:
+        c = counts[metric]
+        lines.append(f"- {metric}: {c['agree']} of {c['compared']} compared ({c['in_table']} in the table)")
+    if len(paper_worse):
+        where = ", ".join(f"{r.model} {r.regressor} {r.metric}" for r in paper_worse.itertuples())
+        lines.append(f"- the paper itself does not report gated better for: {where}")
+    return "\n".join(lines) + "\n"

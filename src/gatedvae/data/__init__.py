@@ -1,0 +1,1 @@
+"""Data acquisition: downloads, dSprites (rendered here or read from the official file)."""

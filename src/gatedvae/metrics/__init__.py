@@ -1,0 +1,23 @@
+"""Disentanglement metrics. Each takes codes (encoder means) as arrays and returns a result
+object with a `to_dict()` of plain JSON numbers; none knows about files."""
+
+from .beta_vae_metric import BetaVAEMetricResult, beta_vae_metric
+from .dci import DCIResult, ImportanceScores, dci, dci_from_importance
+from .factor_vae_metric import FactorVAEMetricResult, factor_vae_metric
+from .mig import MIGResult, mig
+from .placement import partition_bounds, placement
+
+__all__ = [
+    "BetaVAEMetricResult",
+    "DCIResult",
+    "FactorVAEMetricResult",
+    "ImportanceScores",
+    "MIGResult",
+    "beta_vae_metric",
+    "dci",
+    "dci_from_importance",
+    "factor_vae_metric",
+    "mig",
+    "partition_bounds",
+    "placement",
+]

@@ -1,0 +1,111 @@
+"""`gatedvae scale NAME`: switch params.yaml between the tiny, default and paper scales.
+
+Each scale is an overlay in configs/scales/NAME.yaml that sets the same keys; applying it edits
+only those keys of params.yaml, so every other choice in params.yaml is kept. Comments and key
+order survive because values are replaced in the text, line by line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import yaml
+
+from gatedvae.atomic import save_text
+from gatedvae.params import ParamError
+
+SCALES_DIR = Path("configs/scales")
+
+
+def available(scales_dir: Path = SCALES_DIR) -> list[str]:
+    return sorted(p.stem for p in scales_dir.glob("*.yaml"))
+
+
+def overlay(name: str, scales_dir: Path = SCALES_DIR) -> dict[str, object]:
+    path = scales_dir / f"{name}.yaml"
+    if not path.exists():
+        raise ParamError(f"unknown scale {name!r}; available: {available(scales_dir)} (in {scales_dir})")
+    return flatten(yaml.safe_load(path.read_text()) or {})
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    out = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _set_in_text(text: str, dotted: str, value: object, path: Path) -> str:
+    """Replace the value of one nested key in YAML text, keeping everything else byte for byte."""
+    lines = text.splitlines(keepends=True)
+    parts = dotted.split(".")
+    start, end, indent = 0, len(lines), -1
+    for depth, part in enumerate(parts):
+        pattern = re.compile(rf"^(\s*){re.escape(part)}:(\s*)(.*?)(\s*#.*)?$")
+        for i in range(start, end):
+            m = pattern.match(lines[i].rstrip("\n"))
+            if m and len(m.group(1)) > indent:
+                indent = len(m.group(1))
+                if depth == len(parts) - 1:
+                    rendered = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
+                    rendered = rendered.removesuffix("\n...").removesuffix("...").strip()
+                    head = f"{m.group(1)}{part}: {rendered}"
+                    if m.group(4):  # keep the comment in its column
+                        column = len(lines[i].rstrip("\n")) - len(m.group(4).lstrip())
+                        head = head.ljust(column) if len(head) < column else head + "  "
+                        head += m.group(4).lstrip()
+                    lines[i] = head + "\n"
+                    return "".join(lines)
+                # the block of this key ends at the next line indented no deeper
+                start = i + 1
+                for j in range(i + 1, end):
+                    stripped = lines[j].strip()
+                    if stripped and not stripped.startswith("#") and \
+                            len(lines[j]) - len(lines[j].lstrip()) <= indent:
+                        end = j
+                        break
+                break
+        else:
+            raise ParamError(f"{path}: key `{dotted}` not found; the scale overlay sets it")
+    raise ParamError(f"{path}: key `{dotted}` is a section, not a value")
+
+
+def apply_scale(name: str, params_path: str | Path = "params.yaml",
+                scales_dir: str | Path = SCALES_DIR) -> dict[str, object]:
+    """Rewrite params.yaml with the overlay's values; returns the keys and values set."""
+    params_path, scales_dir = Path(params_path), Path(scales_dir)
+    values = overlay(name, scales_dir)
+    text = params_path.read_text()
+    for dotted, value in values.items():
+        text = _set_in_text(text, dotted, value, params_path)
+    # the edited text must still parse and hold exactly the overlay's values
+    parsed = yaml.safe_load(text)
+    for dotted, value in values.items():
+        node = parsed
+        for part in dotted.split("."):
+            node = node[part]
+        if node != value:
+            raise ParamError(f"{params_path}: could not set `{dotted}` to {value!r}")
+    save_text(params_path, text)
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="tiny | default | paper (files in configs/scales/)")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--scales-dir", default=str(SCALES_DIR))
+
+
+def run(args: argparse.Namespace) -> int:
+    values = apply_scale(args.name, args.params, args.scales_dir)
+    print(f"{args.params}: scale {args.name!r} applied")
+    for key, value in values.items():
+        print(f"  {key}: {value}")
+    print("next: `dvc repro` (or `gatedvae flow run`)")
+    return 0

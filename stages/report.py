@@ -1,0 +1,179 @@
+"""Stage: reports/report.md and a self-contained reports/report.html, from metrics and figures only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common import RUNS, run_name
+from gatedvae import params as P
+from gatedvae.aggregate import (REGRESSOR_KEYS, paper_informativeness_per_factor, paper_table,
+                                side_by_side_markdown)
+from gatedvae.atomic import atomic_path, save_figure, save_text
+from gatedvae.config import DSPRITES_FACTORS, GATINGS
+from gatedvae.plots import line_with_errorbars
+from gatedvae.report import Report
+
+FIGURES = Path("reports/figures")
+
+
+def revision() -> str:
+    def git(*args):
+        done = subprocess.run(["git", *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    commit = git("rev-parse", "--short", "HEAD") or "no git commit"
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    dvc = subprocess.run(["dvc", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"git {commit}{dirty}; DVC {dvc or 'unknown'}"
+
+
+class FigureDir:
+    """Figures are written into a temporary folder (renamed into place at the end) but the
+    report refers to them at their final place."""
+
+    def __init__(self, writing: Path, final: Path):
+        self.writing, self.final = writing, final
+
+    def copy(self, src: Path, name: str) -> Path:
+        shutil.copyfile(src, self.writing / name)
+        return self.final / name
+
+    def save(self, fig, name: str) -> Path:
+        save_figure(self.writing / name, fig, dpi=80)
+        return self.final / name
+
+
+def dsprites_section(report: Report, params: dict, metrics: dict, figures: FigureDir) -> None:
+    models, seeds = P.get(params, "sweep.models"), P.get(params, "sweep.seeds")
+    report.heading("dSprites: Table I side by side with the paper")
+    report.paragraph(f"{len(models)} models x gated/un-gated x {len(seeds)} seed(s); "
+                     f"{P.get(params, 'dsprites.n_images') or 737280} images, "
+                     f"{P.get(params, 'train.epochs')} epochs, hidden {P.get(params, 'net.hidden')}. "
+                     "D = disentanglement (code-importance weighted), C = completeness, "
+                     "I = informativeness as NRMSE (lower is better); ours as mean ± std over seeds.")
+    report.markdown(side_by_side_markdown(metrics, paper_table("reference/paper_table1.csv")))
+
+    report.heading("Gated minus un-gated, paired by seed (95% confidence interval)", 3)
+    rows = []
+    for model in models:
+        diff = metrics[model].get("gated_minus_ungated", {})
+        for reg in REGRESSOR_KEYS.values():
+            cells = [model, reg]
+            for leaf in ("disentanglement", "completeness", "informativeness", "placement"):
+                d = diff.get(reg, {}).get(leaf)
+                if d is None:
+                    cells.append(None)
+                elif d.get("ci95_low") is None:
+                    cells.append(f"{d['mean']:+.3f} (n={d['n']}, no interval)")
+                else:
+                    cells.append(f"{d['mean']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]")
+            rows.append(cells)
+    report.table(["Model", "Regressor", "Δ D", "Δ C", "Δ I (NRMSE)", "Δ placement"], rows)
+
+    report.heading("Informativeness per factor (NRMSE) beside the supplement's Table 2", 3)
+    paper = paper_informativeness_per_factor("reference/paper_table2_informativeness_per_factor.csv")
+    rows = []
+    for model in models:
+        for gating in GATINGS:
+            per_seed = [json.loads((RUNS / run_name(model, gating, s) / "eval" / "metrics.json").read_text())
+                        for s in seeds]
+            for reg_paper, reg in REGRESSOR_KEYS.items():
+                ours = [np.mean([m[reg]["informativeness"]["per_factor"][f] for m in per_seed])
+                        for f in DSPRITES_FACTORS]
+                ref = paper[(paper.model == model) & (paper.regressor == reg_paper) &
+                            (paper.gated == (gating == "gated"))]
+                theirs = ref[list(DSPRITES_FACTORS)].to_numpy()[0] if len(ref) else [None] * 5
+                rows.append([model, gating, reg] + [f"{o:.3f} / {t:.3f}" if t is not None else f"{o:.3f} / –"
+                                                    for o, t in zip(ours, theirs)])
+    report.table(["Model", "Gating", "Regressor"] + [f"{f}: ours / paper" for f in DSPRITES_FACTORS], rows)
+
+    report.heading("Other disentanglement metrics", 3)
+    rows = []
+    for model in models:
+        for gating in GATINGS:
+            m = metrics[model][gating]
+            rows.append([model, gating] + [m[k]["mean"] for k in ("factor_vae_metric", "beta_vae_metric", "mig")]
+                        + [m[r]["placement"]["mean"] for r in ("lasso", "rf")])
+    report.table(["Model", "Gating", "FactorVAE metric", "beta-VAE metric", "MIG",
+                  "placement (Lasso)", "placement (RF)"], rows)
+    report.paragraph("Placement: the share of each factor's importance that lies in the partition "
+                     "its pairs were built for (mean over factors); 0.25 is what a code with no "
+                     "preference for its partition would score with four equal partitions.")
+
+    seed = seeds[0]
+    report.heading(f"Hinton diagrams (seed {seed}): un-gated left, gated right", 3)
+    for model in models:
+        for reg in ("lasso", "rf"):
+            report.figures([(figures.copy(RUNS / run_name(model, g, seed) / "eval" / f"hinton_{reg}.png",
+                                         f"{run_name(model, g, seed)}_hinton_{reg}.png"),
+                             f"{model} {g} ({reg})") for g in GATINGS])
+    report.heading(f"Reconstructions before and after decoder fine-tuning (seed {seed})", 3)
+    for model in models:
+        report.figures([(figures.copy(RUNS / run_name(model, g, seed) / "eval" / "reconstructions.png",
+                                         f"{run_name(model, g, seed)}_reconstructions.png"),
+                         f"{model} {g}") for g in GATINGS])
+    report.heading(f"Latent traversals per partition (seed {seed}, fine-tuned decoder)", 3)
+    for model in models:
+        report.figures([(figures.copy(RUNS / run_name(model, g, seed) / "eval" / "traversals.png",
+                                         f"{run_name(model, g, seed)}_traversals.png"),
+                         f"{model} {g}") for g in GATINGS])
+
+    report.heading("Training curves", 3)
+    curves = pd.read_csv("reports/dsprites/training_curves.csv")
+    runs = sorted(curves["run"].unique())
+    epochs = sorted(curves["epoch"].unique())
+    table = curves.pivot(index="run", columns="epoch", values="loss").reindex(index=runs, columns=epochs)
+    fig = line_with_errorbars(epochs, table.to_numpy(), np.zeros_like(table.to_numpy()), runs,
+                              "epoch", "training loss (per image)", "dSprites training loss")
+    report.figures([(figures.save(fig, "training_curves.png"), "training loss per run")])
+
+
+def faces_section(report: Report, faces_metrics: Path) -> None:
+    metrics = json.loads(faces_metrics.read_text())
+    report.heading("Faces: head pose vs expression (synthetic CelebA-format faces)")
+    rows = []
+    for gating in GATINGS:
+        m = metrics.get(gating, {})
+        rows.append([gating, m.get("placement", {}).get("pose"), m.get("placement", {}).get("expression")]
+                    + [m.get("rf", {}).get(k) for k in ("disentanglement", "completeness", "informativeness")])
+    report.table(["Gating", "placement: pose", "placement: expression", "RF D", "RF C", "RF I (NRMSE)"], rows)
+    shown = sorted(Path("reports/figures").glob("faces_traversal_*.png"))
+    if shown:
+        report.heading("Faces: latent traversals per partition", 3)
+        for path in shown:
+            report.figures([(path, path.stem.replace("faces_traversal_", "").replace("_", " "))])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--markdown", default="reports/report.md")
+    parser.add_argument("--html", default="reports/report.html")
+    parser.add_argument("--faces-metrics", default="reports/metrics/faces.json")
+    args = parser.parse_args()
+    params = P.load(args.params)
+    metrics = json.loads(Path("reports/metrics/dsprites.json").read_text())
+
+    report = Report("Gated-VAE reproduction report")
+    report.paragraph(f"Produced by {revision()}. Generated from the metrics and figures of the DVC "
+                     "pipeline; `dvc repro report` rebuilds it.")
+    with atomic_path(FIGURES / "dsprites") as writing:
+        writing.mkdir(parents=True)
+        dsprites_section(report, params, metrics, FigureDir(writing, FIGURES / "dsprites"))
+    if Path(args.faces_metrics).exists():
+        faces_section(report, Path(args.faces_metrics))
+    report.heading("Parameters")
+    report.code(Path(args.params).read_text(), "yaml")
+    save_text(args.markdown, report.to_markdown(Path(args.markdown).parent))
+    save_text(args.html, report.to_html())
+    print(f"wrote {args.markdown} and {args.html}")
+
+
+if __name__ == "__main__":
+    main()

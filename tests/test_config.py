@@ -1,0 +1,86 @@
+"""Invalid params fail before any work, naming the params.yaml key; scales switch cleanly."""
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gatedvae import params as P
+from gatedvae.config import check_dsprites, intended_partition, partitions, train_config
+from gatedvae.params import ParamError
+from gatedvae.scales import apply_scale, flatten
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def params():
+    return P.load(ROOT / "params.yaml")
+
+
+def test_committed_params_are_valid(params):
+    check_dsprites(params)
+    cfg = train_config(params, model="info_vae", gating="gated", seed=3)
+    assert cfg.seed == 3 and cfg.gated and cfg.objective_params["mmd"] == 500.0
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda p: p["net"].update(latent_dim=9), "net.partition_sizes"),
+    (lambda p: p["sweep"].update(models=["beta_vae", "vq_vae"]), "sweep.models"),
+    (lambda p: p["objectives"]["beta_vae"].update(beta=-4.0), "objectives.beta_vae.beta"),
+    (lambda p: p["objectives"]["dip_vae_ii"].update(lambda_od=-1), "objectives.dip_vae_ii.lambda_od"),
+    (lambda p: p["train"].update(batch_size=10**7), "train.batch_size"),
+    (lambda p: p["train"].update(lr=0), "train.lr"),
+    (lambda p: p["train"].update(partition_order="zigzag"), "train.partition_order"),
+    (lambda p: p["net"].update(partition_sizes=[4, 4]), "net.partition_sizes"),
+    (lambda p: p["pairs"]["partitions"].update(colour=["colour"]), "pairs.partitions.colour"),
+    (lambda p: p["evaluate"].update(n_train=10**7), "evaluate.n_train"),
+    (lambda p: p["sweep"].update(seeds=[]), "sweep.seeds"),
+])
+def test_bad_values_name_their_key(params, edit, key):
+    bad = copy.deepcopy(params)
+    edit(bad)
+    with pytest.raises(ParamError, match=f"`{key}`"):
+        check_dsprites(bad)
+
+
+def test_intended_partition_of_each_factor(params):
+    assert intended_partition(partitions(params)) == [0, 1, 2, 3, 3]
+
+
+@pytest.fixture
+def project(tmp_path):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    return tmp_path
+
+
+def test_every_scale_sets_the_same_keys():
+    keys = {name: set(flatten(yaml.safe_load((ROOT / "configs/scales" / f"{name}.yaml").read_text())))
+            for name in ("tiny", "default", "paper")}
+    assert keys["tiny"] == keys["default"] == keys["paper"]
+
+
+def test_committed_params_are_the_default_scale(project):
+    before = (project / "params.yaml").read_text()
+    apply_scale("default", project / "params.yaml", project / "configs/scales")
+    assert (project / "params.yaml").read_text() == before
+
+
+@pytest.mark.parametrize("scale", ["tiny", "paper"])
+def test_scale_round_trip_keeps_text_byte_for_byte(project, scale):
+    before = (project / "params.yaml").read_text()
+    values = apply_scale(scale, project / "params.yaml", project / "configs/scales")
+    changed = P.load(project / "params.yaml")
+    for dotted, value in values.items():
+        assert P.get(changed, dotted) == value
+    check_dsprites(changed)
+    apply_scale("default", project / "params.yaml", project / "configs/scales")
+    assert (project / "params.yaml").read_text() == before
+
+
+def test_unknown_scale_lists_the_available_ones(project):
+    with pytest.raises(ParamError, match="available: \\['default', 'paper', 'tiny'\\]"):
+        apply_scale("huge", project / "params.yaml", project / "configs/scales")
