@@ -86,12 +86,18 @@ def _task_for(spec: StageSpec, retries: int, retry_delay_seconds: float):
                                   tags=tags, **retry_options(spec, retries, retry_delay_seconds))
 
 
-def _apply_scale(scale: str, root: Path) -> None:
-    try:
-        from gatedvae.scales import apply_scale
-    except ImportError as e:
-        raise RuntimeError(f"cannot switch to scale {scale!r}: gatedvae.scales is missing ({e})") from e
-    apply_scale(scale, str(root / "params.yaml"))
+def _apply_scale(scale: str, root: Path, logger) -> None:
+    """`gatedvae scale <name>` in the repository, so its paths resolve as they do by hand."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "gatedvae.cli", "scale", scale], cwd=root,
+                          env=child_env(), capture_output=True, text=True)
+    for line in (proc.stdout + proc.stderr).splitlines():
+        logger.info(line)
+    if proc.returncode != 0:
+        raise PipelineFailed(f"`gatedvae scale {scale}` failed in {root} "
+                             f"(exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
 
 
 def _execute(dag: Dag, max_parallel: int, submit) -> dict[str, Any]:
@@ -151,8 +157,7 @@ def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional
         raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
     root = Path(repo).resolve()
     if scale:
-        _apply_scale(scale, root)
-        logger.info("params.yaml switched to scale %r", scale)
+        _apply_scale(scale, root, logger)
     dag = load_dag(root).select(targets)
     remote = default_remote(root)
     if use_remote and not remote:
