@@ -100,6 +100,7 @@ def test_deployment_from_prefect_yaml_is_scheduled_and_run_by_a_process_worker(
             assert deployment.work_pool_name == entry["work_pool"]["name"] == "gpu"
             assert deployment.entrypoint == entry["entrypoint"]
             assert deployment.parameters == entry["parameters"]
+            assert deployment.global_concurrency_limit.limit == entry["concurrency_limit"] == 1
             assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [
                 (s["cron"], s["timezone"]) for s in entry["schedules"]]
         nightly = client.read_deployment_by_name(f"{FLOW_NAME}/paper-nightly")

@@ -21,6 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from gatedvae.orchestration import lockorder
 from gatedvae.orchestration.cachekey import DvcStageCachePolicy
+from gatedvae.orchestration.checkoutlock import exclusive_checkout
 from gatedvae.orchestration.dag import Dag, StageSpec, load_dag
 from gatedvae.orchestration.dvccli import DvcRun, child_env, run_dvc
 from gatedvae.orchestration.gpu import GpuSlots
@@ -136,26 +137,9 @@ def _summary(states: dict[str, Any]) -> dict[str, dict]:
     return out
 
 
-@flow(name=FLOW_NAME, description="Run the DVC pipeline in dvc.yaml, stage by stage.")
-def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional[list[str]] = None,
-                 max_parallel: int = 4, gpu_limit: Optional[str] = "gpu",
-                 gpu_devices: Optional[list[str]] = None, use_remote: Optional[bool] = None,
-                 retries: int = 1, retry_delay_seconds: float = 10.0,
-                 force: bool = False) -> dict[str, dict]:
-    """Reproduce the DVC pipeline at `repo` (all stages, or `targets` and their upstream).
-
-    scale: switch params.yaml first (`tiny`, `default`, `paper`); None keeps it.
-    max_parallel: stages running at once. gpu_limit: Prefect global concurrency limit that GPU
-    stages (`meta: {gpu: true}`) take a slot of. gpu_devices: device ids handed one per GPU
-    stage (default: $CUDA_VISIBLE_DEVICES). use_remote: pull inputs and push outputs and the
-    run-cache through the default DVC remote (None: when one is configured). retries,
-    retry_delay_seconds: defaults for stages without `meta.retries` / `meta.retry_delay_seconds`.
-    force: rerun every selected stage, ignoring both caches.
-    """
-    logger = get_run_logger()
-    if max_parallel < 1:
-        raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
-    root = Path(repo).resolve()
+def _reproduce(root: Path, scale, targets, max_parallel, gpu_limit, gpu_devices, use_remote,
+               retries, retry_delay_seconds, force, logger) -> dict[str, Any]:
+    """The body of the flow, run while holding the checkout: stage name -> final state."""
     if scale:
         _apply_scale(scale, root, logger)
     dag = load_dag(root).select(targets)
@@ -182,6 +166,34 @@ def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional
         reordered = lockorder.restore_repro_order(dag, before)
         if reordered:
             logger.info("Put what this run added to %s in `dvc repro` order", ", ".join(reordered))
+    return states
+
+
+@flow(name=FLOW_NAME, description="Run the DVC pipeline in dvc.yaml, stage by stage.")
+def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional[list[str]] = None,
+                 max_parallel: int = 4, gpu_limit: Optional[str] = "gpu",
+                 gpu_devices: Optional[list[str]] = None, use_remote: Optional[bool] = None,
+                 retries: int = 1, retry_delay_seconds: float = 10.0,
+                 force: bool = False) -> dict[str, dict]:
+    """Reproduce the DVC pipeline at `repo` (all stages, or `targets` and their upstream).
+
+    scale: switch params.yaml first (`tiny`, `default`, `paper`); None keeps it.
+    max_parallel: stages running at once. gpu_limit: Prefect global concurrency limit that GPU
+    stages (`meta: {gpu: true}`) take a slot of. gpu_devices: device ids handed one per GPU
+    stage (default: $CUDA_VISIBLE_DEVICES). use_remote: pull inputs and push outputs and the
+    run-cache through the default DVC remote (None: when one is configured). retries,
+    retry_delay_seconds: defaults for stages without `meta.retries` / `meta.retry_delay_seconds`.
+    force: rerun every selected stage, ignoring both caches.
+    """
+    logger = get_run_logger()
+    if max_parallel < 1:
+        raise ValueError(f"max_parallel must be >= 1, got {max_parallel}")
+    root = Path(repo).resolve()
+    if not (root / ".dvc").is_dir():
+        raise PipelineFailed(f"{root}: not a DVC repository (no .dvc folder); pass repo=<checkout>")
+    with exclusive_checkout(root, logger):
+        states = _reproduce(root, scale, targets, max_parallel, gpu_limit, gpu_devices, use_remote,
+                            retries, retry_delay_seconds, force, logger)
     summary = _summary(states)
     counts: dict[str, int] = {}
     for entry in summary.values():
