@@ -72,3 +72,43 @@ def test_summary_table():
         "train@a-0  Completed  ran        12.3",
         "report     NotReady   -          -",
     ]
+
+
+def test_terminate_all_stops_a_running_stage_and_its_command(tmp_path):
+    import os
+    import threading
+
+    from gatedvae.orchestration.dvccli import terminate_all
+    from orch_toyproject import git, make_toy_repo
+
+    root = make_toy_repo(tmp_path / "toy")
+    (root / "dvc.yaml").write_text("""\
+stages:
+  slow:
+    cmd: python -c "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(300)"
+    outs:
+      - never.txt
+""")
+    git(root, "commit", "-qam", "slow stage")
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(
+        run=run_dvc(["repro", "--single-item", "slow"], root, lambda line: None)))
+    thread.start()
+    pid_file = root / "pid"
+    for _ in range(600):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    stage_pid = int(pid_file.read_text())
+    assert terminate_all() == 1
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert not result["run"].ok
+    for _ in range(100):  # the orphaned command is reaped by init shortly after
+        try:
+            os.kill(stage_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"stage command {stage_pid} still running")

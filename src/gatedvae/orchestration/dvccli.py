@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,11 @@ LineSink = Callable[[str], None]
 _ACTIONS = (("ran", re.compile(r"^Running stage '")),
             ("run-cache", re.compile(r"is cached - skipping run")),
             ("up-to-date", re.compile(r"didn't change, skipping")))
+
+
+# Live DVC child processes, so a cancelled or crashed flow can stop them (see terminate_all).
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ def run_dvc(args: Sequence[str], cwd: str | Path, sink: LineSink, *,
     proc = subprocess.Popen(argv, cwd=str(cwd), env=dict(env) if env is not None else child_env(),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
         assert proc.stdout is not None
         for line in _lines(proc.stdout):
@@ -78,8 +86,19 @@ def run_dvc(args: Sequence[str], cwd: str | Path, sink: LineSink, *,
     finally:
         if proc.poll() is None:  # the flow was cancelled or crashed: stop the stage, not orphan it
             _kill_group(proc)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
     action = next((name for name, _ in _ACTIONS if name in seen), "ran")
     return DvcRun(tuple(argv), proc.returncode, tuple(tail), time.monotonic() - started, action)
+
+
+def terminate_all() -> int:
+    """Stop every running DVC child and its stage command (their own process groups)."""
+    with _RUNNING_LOCK:
+        procs = [p for p in _RUNNING if p.poll() is None]
+    for proc in procs:
+        _kill_group(proc)
+    return len(procs)
 
 
 def _lines(stream) -> "collections.abc.Iterator[str]":

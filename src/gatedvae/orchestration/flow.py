@@ -19,7 +19,7 @@ from typing import Any, Optional
 from prefect import flow, get_run_logger, task
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from gatedvae.orchestration import lockorder
+from gatedvae.orchestration import dvccli, lockorder
 from gatedvae.orchestration.cachekey import DvcStageCachePolicy
 from gatedvae.orchestration.checkoutlock import exclusive_checkout
 from gatedvae.orchestration.dag import Dag, StageSpec, load_dag
@@ -161,7 +161,14 @@ def _reproduce(root: Path, scale, targets, max_parallel, gpu_limit, gpu_devices,
 
     try:
         with ThreadPoolTaskRunner(max_workers=max_parallel) as runner:
-            states = _execute(dag, max_parallel, submit)
+            try:
+                states = _execute(dag, max_parallel, submit)
+            except BaseException:
+                # Cancelled or crashed: stop running stages (their own process groups) instead
+                # of leaving them to finish unobserved, then let the threads see them end.
+                stopped = dvccli.terminate_all()
+                logger.error("Flow run interrupted; stopped %d running stage(s)", stopped)
+                raise
     finally:
         reordered = lockorder.restore_repro_order(dag, before)
         if reordered:
