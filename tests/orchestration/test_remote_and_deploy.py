@@ -129,3 +129,36 @@ def test_deployment_from_prefect_yaml_is_scheduled_and_run_by_a_process_worker(
     assert final.state.is_completed(), f"{final.state!r}\n{worker_log[-4000:]}"
     assert sorted(r["stage"] for r in read_runlog(toy_env["runlog"])) == sorted(STAGES)
     assert dvc_status(root) == {}
+
+
+def test_serve_runs_a_triggered_run_on_this_machine(prefect_server, tmp_path, toy_env):
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    root = make_toy_repo(tmp_path / "toy")
+    env = dict(os.environ, PREFECT_API_URL=prefect_server["api_url"])
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "gatedvae.cli", "flow", "serve", "--repo",
+                               str(root), "--name", "serve-test", "--max-parallel", "2"],
+                              cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        with get_client(sync_client=True) as client:
+            while True:
+                try:
+                    client.read_deployment_by_name(f"{FLOW_NAME}/serve-test")
+                    break
+                except ObjectNotFound:
+                    assert server.poll() is None and time.monotonic() < deadline, \
+                        (tmp_path / "serve.log").read_text()[-3000:]
+                    time.sleep(1)
+        flow_run = run_deployment(f"{FLOW_NAME}/serve-test", timeout=0)
+        final = _wait_for_final_state(flow_run.id, timeout=240)
+    finally:
+        _stop(server)
+        log.close()
+    assert final.state.is_completed(), (tmp_path / "serve.log").read_text()[-4000:]
+    assert sorted(r["stage"] for r in read_runlog(toy_env["runlog"])) == sorted(STAGES)
+    assert dvc_status(root) == {}
