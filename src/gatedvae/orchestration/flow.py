@@ -4,8 +4,8 @@ Concurrency and DVC's repository lock: each task runs `dvc --wait-for-lock repro
 <stage>` in the one checkout. DVC holds its lock only while it checks and records a stage and
 releases it while the stage's command runs, so commands of independent stages run in parallel
 while the short bookkeeping steps queue for the lock instead of failing. DVC itself writes
-dvc.lock and the run-cache, exactly as a manual `dvc repro` does; the flow only restores the
-order of new dvc.lock entries at the end (lockorder). The flow, not Prefect's thread pool,
+dvc.lock, .gitignore and the run-cache, exactly as a manual `dvc repro` does; the flow only
+puts new dvc.lock entries and .gitignore lines back in `dvc repro` order at the end (lockorder). The flow, not Prefect's thread pool,
 decides when a stage is ready, so `max_parallel` counts running stages exactly.
 """
 
