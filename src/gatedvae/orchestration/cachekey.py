@@ -7,7 +7,7 @@ every machine, as long as DVC would consider the stage's inputs unchanged.
 
 A cached task must not lie about the workspace, so before offering the key:
 - outputs missing or modified while inputs still match dvc.lock are restored with
-  `dvc checkout` (then `dvc pull` when a remote is configured), and the task shows as Cached;
+  `dvc checkout` (`dvc pull` when a remote is in use), and the task shows as Cached;
 - if the workspace still does not hold this stage's outputs (e.g. `cache: false` outputs
   were deleted, or the inputs changed back to an older state), a record under the key would
   make Prefect skip work that must happen, so the task runs uncached instead.
@@ -34,12 +34,10 @@ def cache_key(state: StageState) -> str | None:
 
 def restore_outputs(root: Path, name: str, use_remote: bool,
                     logger: logging.Logger | logging.LoggerAdapter) -> bool:
-    """Bring back a stage's outputs from the DVC cache, else from the remote; True on success."""
-    run = run_dvc(["checkout", "--force", name], root, logger.info, env=child_env())
-    if not run.ok and use_remote:
-        logger.info("Not in the local DVC cache; pulling %s from the DVC remote", name)
-        run = run_dvc(["pull", "--force", name], root, logger.info, env=child_env())
-    return run.ok
+    """Bring back a stage's outputs: `dvc pull` with a remote (it fetches only what the local
+    cache lacks), else `dvc checkout`; True on success."""
+    args = ["pull", "--force", name] if use_remote else ["checkout", "--force", name]
+    return run_dvc(args, root, logger.info, env=child_env()).ok
 
 
 class DvcStageCachePolicy(CachePolicy):
@@ -58,7 +56,7 @@ class DvcStageCachePolicy(CachePolicy):
         if key is None or state.always_changed:
             return None
         if state.restorable:
-            logger.info("Inputs unchanged but outputs %s; restoring them from the DVC cache",
+            logger.info("Inputs unchanged but outputs %s; restoring them with DVC",
                         ", ".join(f"{p} ({s})" for entry in state.status
                                   for p, s in entry["changed outs"].items()))
             if restore_outputs(root, name, bool(inputs.get("use_remote")), logger):
