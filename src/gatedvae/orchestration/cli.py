@@ -14,8 +14,9 @@ import sys
 
 def _flow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", default=".", help="the DVC project (default: current directory)")
-    parser.add_argument("--scale", choices=["tiny", "default", "paper"],
-                        help="switch params.yaml to this scale first (gatedvae scale)")
+    parser.add_argument("--scale", metavar="NAME",
+                        help="switch params.yaml to this scale first, as `gatedvae scale NAME` "
+                             "(tiny, default, paper)")
     parser.add_argument("--targets", nargs="+", metavar="STAGE",
                         help="stages to reproduce with their upstream (names, matrix names "
                              "such as `train`, or globs); default: the whole DAG")
