@@ -7,15 +7,9 @@ from common import FACTORS, IMAGES, MODELS, RUNS, run_name, run_parser
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.config import DSPRITES_FACTORS, check_dsprites, intended_partition, partitions
-from gatedvae.engine import encode_mean, load_model, reconstruct, traverse
-from gatedvae.metrics.beta_vae_metric import beta_vae_metric
-from gatedvae.metrics.dci import dci
-from gatedvae.metrics.factor_vae_metric import factor_vae_metric
-from gatedvae.metrics.mig import mig
-from gatedvae.metrics.placement import placement
+from gatedvae.engine import load_model, reconstruct, traverse
+from gatedvae.evaluation import REGRESSORS, EvalSettings, evaluate_model, split_rows
 from gatedvae.plots import hinton, reconstruction_grid, traversal_grid
-
-REGRESSORS = {"lasso": "lasso", "rf": "random_forest"}
 
 
 def main() -> None:
@@ -29,42 +23,20 @@ def main() -> None:
     trained, cfg, _ = load_model(MODELS / name / "model.pt")
     finetuned, _, _ = load_model(MODELS / name / "finetuned.pt")
 
-    n_train = P.get(params, "evaluate.n_train")
-    n_test = P.get(params, "evaluate.n_test")
-    rng = np.random.default_rng(P.get(params, "evaluate.seed"))
-    chosen = rng.choice(len(images), n_train + n_test, replace=False)
-    train_rows, test_rows = np.sort(chosen[:n_train]), np.sort(chosen[n_train:])
-    # The encoder is frozen during fine-tuning, so codes of either model are the same.
-    codes_train = encode_mean(finetuned, images[train_rows], pixel_max=cfg.pixel_max)
-    codes_test = encode_mean(finetuned, images[test_rows], pixel_max=cfg.pixel_max)
-    y = factors[list(DSPRITES_FACTORS)].to_numpy(dtype=np.float64)
-
     parts = partitions(params)
-    intended = intended_partition(parts)
-    code_names = [f"z{i}" for i in range(cfg.latent_dim)]
-    metrics = {}
-    for key, regressor in REGRESSORS.items():
-        result = dci(codes_train, y[train_rows], codes_test, y[test_rows], regressor=regressor,
-                     lasso_alpha=P.get(params, "evaluate.lasso_alpha"),
-                     rf_trees=P.get(params, "evaluate.rf_trees"),
-                     rf_depth=P.get(params, "evaluate.rf_depth"),
-                     seed=P.get(params, "evaluate.seed"), factor_names=list(DSPRITES_FACTORS))
-        metrics[key] = result.to_dict()
-        metrics[key]["placement"] = placement(result.importance, cfg.partitions, intended,
-                                              factor_names=list(DSPRITES_FACTORS))
-        fig = hinton(result.importance, code_names, list(DSPRITES_FACTORS),
+    settings = EvalSettings.from_params(P.get(params, "evaluate"))
+    # The encoder is frozen during fine-tuning, so codes of either model are the same.
+    metrics, importance = evaluate_model(
+        finetuned, images, factors[list(DSPRITES_FACTORS)].to_numpy(), pixel_max=cfg.pixel_max,
+        partition_sizes=cfg.partitions, intended=intended_partition(parts),
+        factor_names=list(DSPRITES_FACTORS), settings=settings)
+    for key, r in importance.items():
+        fig = hinton(r, [f"z{i}" for i in range(cfg.latent_dim)], list(DSPRITES_FACTORS),
                      partition_sizes=cfg.partitions, partition_labels=list(parts),
                      title=f"{name} ({key})")
         save_figure(out / f"hinton_{key}.png", fig, dpi=100)
 
-    # Metrics of the seed papers, over all evaluated codes (factor classes are integers)
-    codes_all = np.concatenate([codes_train, codes_test])
-    classes_all = np.concatenate([y[train_rows], y[test_rows]]).astype(np.int64)
-    seed = P.get(params, "evaluate.seed")
-    metrics["factor_vae_metric"] = factor_vae_metric(codes_all, classes_all, seed=seed).to_dict()
-    metrics["beta_vae_metric"] = beta_vae_metric(codes_all, classes_all, seed=seed).to_dict()
-    metrics["mig"] = mig(codes_all, classes_all, factor_names=list(DSPRITES_FACTORS)).to_dict()
-
+    _, test_rows = split_rows(len(images), settings)
     shown = test_rows[:10]
     grid = reconstruction_grid(
         [np.asarray(images[shown]) * (255 // cfg.pixel_max),

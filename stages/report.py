@@ -134,6 +134,26 @@ def dsprites_section(report: Report, params: dict, metrics: dict, figures: Figur
     report.figures([(figures.save(fig, "training_curves.png"), "training loss per run")])
 
 
+def studies_section(report: Report) -> None:
+    report.heading("Studies: beta sweep and supervision noise (dSprites, beta-VAE)")
+    for study, x, blurb in (
+            ("beta_sweep", "beta", "KL weight beta from 0 to 5, gated and un-gated (mean ± std over seeds)."),
+            ("noise", "noise_fraction", "A fraction of the gated pair targets replaced by random images: "
+                                        "how much does placement depend on clean supervision?")):
+        path = Path("reports/studies") / f"{study}.csv"
+        if not path.exists():
+            continue
+        frame = pd.read_csv(path)
+        report.heading(study.replace("_", " "), 3)
+        report.paragraph(blurb)
+        rows = [[r[x], r["gating"]] + [f"{r[c + '_mean']:.3f} ± {r[c + '_std']:.3f}"
+                                       for c in ("rf_disentanglement", "rf_placement", "beta_vae_metric")]
+                + [int(r["n_seeds"])] for r in frame.to_dict("records")]
+        report.table([x, "gating", "RF D", "RF placement", "beta-VAE metric", "seeds"], rows)
+        report.figures([(p, p.stem.replace("_", " ")) for p in
+                        sorted(Path("reports/figures/studies").glob(f"{study}_*.png"))])
+
+
 def faces_section(report: Report, faces_metrics: Path) -> None:
     metrics = json.loads(faces_metrics.read_text())
     report.heading("Faces: head pose vs expression (synthetic CelebA-format faces)")
@@ -166,6 +186,7 @@ def main() -> None:
     with atomic_path(FIGURES / "dsprites") as writing:
         writing.mkdir(parents=True)
         dsprites_section(report, params, metrics, FigureDir(writing, FIGURES / "dsprites"))
+    studies_section(report)
     if Path(args.faces_metrics).exists():
         faces_section(report, Path(args.faces_metrics))
     report.heading("Parameters")

@@ -1,6 +1,7 @@
 """End to end: `dvc repro` of the dSprites branch at tiny scale in a temporary git repo."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -28,15 +29,18 @@ def repo(tmp_path_factory):
 def test_repro_builds_every_output(repo):
     repo, output = repo
     names = {f"{m}-{g}-0" for m in MODELS for g in ("gated", "ungated")}
-    assert stages_run(output) == {"acquire_dsprites", "pairs_dsprites", "aggregate_dsprites"} | {
-        f"{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names}
+    assert stages_run(output) == {"acquire_dsprites", "pairs_dsprites", "aggregate_dsprites", "report",
+                                  "study_summary"} | {
+        f"{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
+        f"beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
+        "noise_study@0.0-0", "noise_study@0.5-0"}
     images = np.load(repo / "data/dsprites/images.npy", mmap_mode="r")
     assert images.dtype == np.uint8 and images.shape == (1536, 64, 64)
     groups = pd.read_parquet(repo / "data/dsprites/groups.parquet")
     assert list(groups.columns) == ["shape", "scale", "orientation", "position"] and len(groups) == 1536
     for n in names:
         run_dir = repo / "reports/dsprites/runs" / n
-        for figure in ("hinton_lasso.png", "hinton_rf.png", "reconstructions.png"):
+        for figure in ("hinton_lasso.png", "hinton_rf.png", "reconstructions.png", "traversals.png"):
             assert (run_dir / "eval" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (run_dir / "train/plots/metrics/loss.tsv").exists()
         assert (repo / "models/dsprites" / n / "finetuned.pt").exists()
@@ -56,8 +60,22 @@ def test_metrics_file_has_the_summary_keys(repo):
     assert "beta_vae" in shown and "disentanglement" in shown
     table = (repo / "reports/dsprites/table1.md").read_text()
     assert "0.631" in table  # the paper's gated beta-VAE RF disentanglement, beside ours
+    assert "training_curves.csv" in dvc(repo, "plots", "show", "--json").stdout
     curves = pd.read_csv(repo / "reports/dsprites/training_curves.csv")
     assert set(curves["run"]) == {f"{m}-{g}-0" for m in MODELS for g in ("gated", "ungated")}
+
+
+def test_studies_tabulate_and_plot(repo):
+    repo, _ = repo
+    sweep = pd.read_csv(repo / "reports/studies/beta_sweep.csv")
+    assert sorted(zip(sweep["beta"], sweep["gating"])) == [
+        (0.0, "gated"), (0.0, "ungated"), (4.0, "gated"), (4.0, "ungated")]
+    noise = pd.read_csv(repo / "reports/studies/noise.csv")
+    assert noise["noise_fraction"].tolist() == [0.0, 0.5] and set(noise["gating"]) == {"gated"}
+    for name in ("beta_sweep_disentanglement", "noise_placement"):
+        assert (repo / "reports/figures/studies" / f"{name}.png").stat().st_size > 1000
+    plots = dvc(repo, "plots", "show", "--json").stdout
+    assert "beta_sweep.csv" in plots and "noise.csv" in plots
 
 
 def test_second_repro_does_nothing(repo):
@@ -77,7 +95,7 @@ def test_changing_one_training_param_reruns_only_downstream(repo):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rerun = dvc(repo, "repro")
     runs = {f"dip_vae_ii-{g}-0" for g in ("gated", "ungated")}
-    assert stages_run(rerun.stdout) == {"aggregate_dsprites"} | {
+    assert stages_run(rerun.stdout) == {"aggregate_dsprites", "report"} | {
         f"{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in runs}
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "lambda_d 125")
@@ -93,3 +111,16 @@ def test_invalid_param_fails_the_first_stage_naming_the_key(tmp_path):
     assert failed.returncode != 0
     assert "net.partition_sizes" in failed.stdout + failed.stderr
     assert not (repo / "data/dsprites/images.npy").exists()
+
+
+def test_report_links_resolve_and_html_is_self_contained(repo):
+    repo, _ = repo
+    report = (repo / "reports/report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert len(links) >= 4 * 2 * 4  # Hinton x2, reconstructions, traversals per model and gating
+    for link in links:
+        assert (repo / "reports" / link).is_file(), link
+    assert "Table I" in report and "dip_vae_ii" in report and "n_images" in report
+    page = (repo / "reports/report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(links)
+    assert "src='http" not in page and 'src="http' not in page
