@@ -228,8 +228,8 @@ def read_runlog(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def dvc_status(root: Path) -> dict:
-    return json.loads(dvc(root, "status", "--json").stdout or "{}")
+def dvc_status(root: Path, *args: str) -> dict:
+    return json.loads(dvc(root, "status", "--json", *args).stdout or "{}")
 
 
 def mtimes(root: Path, paths=OUTPUTS) -> dict[str, int]:
