@@ -1,0 +1,148 @@
+"""The faces pair index: k-means of standardised pose features and of AU features.
+
+Two images may be paired for a partition when they share its cluster. Images whose features
+failed cannot be clustered: each gets a cluster of its own (so it is paired with itself, a
+plain VAE step for that partition), and the statistics count them. Clusters that k-means leaves
+with one member are, by default, merged into the nearest cluster with two or more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans, MiniBatchKMeans
+
+from gatedvae.faces.features import POSE_COLUMNS
+from gatedvae.faces.openface import AU_INTENSITIES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    n_clusters: int
+    seed: int = 0
+    min_mean_size: float = 4.0     # cap k at n / min_mean_size for small data sets
+    algorithm: str = "minibatch"   # or "full" (Lloyd's KMeans)
+    n_init: int = 3
+    batch_size: int = 4096
+    merge_singletons: bool = True
+
+
+def cluster(values: np.ndarray, cfg: ClusterConfig, *, name: str) -> tuple[np.ndarray, dict]:
+    """Labels [N] int64 for the rows of `values` (finite, [N, D]) and statistics."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    mean, std = values.mean(axis=0), values.std(axis=0)
+    usable = std > 1e-12
+    if not usable.any():
+        raise ValueError(f"{name}: every feature is constant over {n} images; nothing to cluster")
+    z = (values[:, usable] - mean[usable]) / std[usable]
+    k = int(min(cfg.n_clusters, max(1, n // cfg.min_mean_size)))
+    if k < cfg.n_clusters:
+        log.info("%s: %d clusters requested but only %d images; using %d (at least %g per cluster "
+                 "on average)", name, cfg.n_clusters, n, k, cfg.min_mean_size)
+    start = time.perf_counter()
+    if cfg.algorithm == "minibatch":
+        model = MiniBatchKMeans(k, random_state=cfg.seed, n_init=cfg.n_init,
+                                batch_size=max(cfg.batch_size, 3 * k), max_no_improvement=20)
+    elif cfg.algorithm == "full":
+        model = KMeans(k, random_state=cfg.seed, n_init=cfg.n_init)
+    else:
+        raise ValueError(f"{name}: algorithm must be 'minibatch' or 'full', got {cfg.algorithm!r}")
+    labels = model.fit_predict(z).astype(np.int64)
+    seconds = time.perf_counter() - start
+    centres = model.cluster_centers_
+    sizes = np.bincount(labels, minlength=k)
+    singletons = int((sizes == 1).sum())
+    merged = 0
+    if cfg.merge_singletons and singletons and (sizes >= 2).any():
+        lonely = np.flatnonzero(sizes[labels] == 1)
+        targets = np.flatnonzero(sizes >= 2)
+        d = ((z[lonely, None, :] - centres[None, targets, :]) ** 2).sum(axis=2)
+        labels[lonely] = targets[d.argmin(axis=1)]
+        merged = len(lonely)
+    labels = _relabel(labels)
+    final = np.bincount(labels)
+    stats = {
+        "features": [c for c, u in zip(_feature_names(values.shape[1], name), usable) if u],
+        "n_images": n, "requested_clusters": cfg.n_clusters, "clusters": int(len(final)),
+        "algorithm": cfg.algorithm, "inertia": float(model.inertia_),
+        "seconds": round(seconds, 3),
+        "kmeans_singletons": singletons, "singletons_merged_into_nearest": merged,
+        "sizes": _size_summary(final),
+    }
+    return labels, stats
+
+
+def _feature_names(d, name):
+    return list(POSE_COLUMNS) if d == len(POSE_COLUMNS) and name == "pose" else [f"{name}_{i}" for i in range(d)]
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    """Consecutive ids 0..K-1 in order of first appearance."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[inverse].astype(np.int64)
+
+
+def _size_summary(sizes: np.ndarray) -> dict:
+    return {"min": int(sizes.min()), "median": float(np.median(sizes)), "mean": float(sizes.mean()),
+            "max": int(sizes.max()), "singletons": int((sizes == 1).sum())}
+
+
+def au_columns(frame: pd.DataFrame) -> list[str]:
+    """AU columns the extractor filled (finite somewhere among successful rows)."""
+    ok = frame["success"].to_numpy()
+    return [c for c in AU_INTENSITIES if np.isfinite(frame.loc[ok, c].to_numpy()).any()]
+
+
+def pair_index(feats: pd.DataFrame, image_ids: list[str], pose_cfg: ClusterConfig,
+               expression_cfg: ClusterConfig, *, expression_aus: list[str] | None = None
+               ) -> tuple[pd.DataFrame, dict]:
+    """groups (columns pose, expression; one row per image of `image_ids`, in that order) and
+    statistics. Images without successful features each get a cluster of their own.
+    `expression_aus`: the AU columns to cluster (None: every one the extractor filled)."""
+    table = feats.set_index("image_id").reindex(image_ids)
+    missing_row = table["success"].isna().to_numpy()
+    ok = table["success"].fillna(False).to_numpy(dtype=bool)
+    filled = au_columns(feats)
+    if expression_aus is None:
+        aus = filled
+    else:
+        unknown = [a for a in expression_aus if a not in AU_INTENSITIES]
+        if unknown:
+            raise ValueError(f"expression AUs {unknown} are not OpenFace intensity columns {AU_INTENSITIES}")
+        aus = [a for a in expression_aus if a in filled]
+        if len(aus) < len(expression_aus):
+            log.info("expression: AUs %s have no values from this extractor; clustering %s",
+                     [a for a in expression_aus if a not in filled], aus)
+    if not aus:
+        raise ValueError("features: no AU column has values; cannot cluster expressions")
+    pose_values = table[list(POSE_COLUMNS)].to_numpy(dtype=np.float64)
+    au_values = table[aus].to_numpy(dtype=np.float64)
+    # A successful row may still lack one AU the extractor fills elsewhere: impute the mean.
+    au_values = np.where(np.isfinite(au_values), au_values, np.nanmean(au_values[ok], axis=0))
+    usable = ok & np.isfinite(pose_values).all(axis=1)
+    if usable.sum() < 2:
+        raise ValueError(f"only {int(usable.sum())} of {len(image_ids)} images have features; "
+                         "cannot cluster")
+    groups = pd.DataFrame(index=range(len(image_ids)))
+    stats = {"n_images": len(image_ids), "with_features": int(usable.sum()),
+             "without_features": int((~usable).sum()), "no_features_row": int(missing_row.sum()),
+             "unclustered_images_paired_with": "themselves (one cluster each)"}
+    for column, values, cfg in (("pose", pose_values, pose_cfg), ("expression", au_values, expression_cfg)):
+        labels, part_stats = cluster(values[usable], cfg, name=column)
+        if column == "expression":
+            part_stats["features"] = aus
+        full = np.empty(len(image_ids), dtype=np.int64)
+        full[usable] = labels
+        k = labels.max() + 1
+        full[~usable] = k + np.arange(int((~usable).sum()))
+        groups[column] = full
+        stats[column] = part_stats
+    return groups.reset_index(drop=True), stats

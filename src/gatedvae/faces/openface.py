@@ -1,0 +1,107 @@
+"""OpenFace 2.0 CSV output: read FeatureExtraction (sequence) and FaceLandmarkImg (image) files.
+
+Header names are stripped (OpenFace before 2.2 wrote ", " between them). Pose rotations are
+radians (Rx pitch, Ry yaw, Rz roll); AU intensities `AUxx_r` lie in 0..5. Rows with
+success == 0 are failed detections whose values are zeros, not measurements.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gatedvae.atomic import save_text
+
+AU_INTENSITIES = ("AU01_r", "AU02_r", "AU04_r", "AU05_r", "AU06_r", "AU07_r", "AU09_r", "AU10_r",
+                  "AU12_r", "AU14_r", "AU15_r", "AU17_r", "AU20_r", "AU23_r", "AU25_r", "AU26_r",
+                  "AU45_r")
+AU_PRESENCES = tuple(a.replace("_r", "_c") for a in AU_INTENSITIES[:-1]) + ("AU28_c", "AU45_c")
+POSE = ("pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz")
+SEQUENCE_HEAD = ("frame", "face_id", "timestamp", "confidence", "success")
+IMAGE_HEAD = ("face", "confidence")
+
+
+class OpenFaceFormatError(ValueError):
+    """An OpenFace CSV is malformed; the message names the file and line."""
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Columns frame (1-based, or the face number in image mode), confidence, success, pose_R*,
+    AU*_r, as floats. Image-mode files have no success column: a written row is a detection."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise OpenFaceFormatError(f"{path}: cannot read as UTF-8 text: {e}") from e
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise OpenFaceFormatError(f"{path}:1: empty file, expected an OpenFace header line")
+    header = [name.strip() for name in rows[0]]
+    if tuple(header[:5]) == SEQUENCE_HEAD:
+        mode = "sequence"
+    elif tuple(header[:2]) == IMAGE_HEAD:
+        mode = "image"
+    else:
+        raise OpenFaceFormatError(f"{path}:1: expected a header starting with "
+                                  f"{','.join(SEQUENCE_HEAD)} or {','.join(IMAGE_HEAD)}, "
+                                  f"got {','.join(header[:5])!r}")
+    needed = ["pose_Rx", "pose_Ry", "pose_Rz", *AU_INTENSITIES]
+    missing = [name for name in needed if name not in header]
+    if missing:
+        raise OpenFaceFormatError(f"{path}:1: missing columns {missing}; run OpenFace with "
+                                  "-pose -aus (or with no output flags)")
+    if len(set(header)) != len(header):
+        raise OpenFaceFormatError(f"{path}:1: repeated column names")
+    keep = (["frame", "confidence", "success"] if mode == "sequence" else ["face", "confidence"]) + needed
+    columns = [header.index(name) for name in keep]
+    values = np.empty((len(rows) - 1, len(keep)), dtype=np.float64)
+    for i, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise OpenFaceFormatError(f"{path}:{i + 2}: expected {len(header)} fields, got {len(row)}")
+        try:
+            values[i] = [float(row[c]) for c in columns]
+        except ValueError:
+            bad = next(keep[j] for j, c in enumerate(columns) if not _is_float(row[c]))
+            raise OpenFaceFormatError(f"{path}:{i + 2}: column {bad}: expected a number, "
+                                      f"got {row[header.index(bad)]!r}") from None
+        if not np.isfinite(values[i]).all():
+            bad = keep[int(np.flatnonzero(~np.isfinite(values[i]))[0])]
+            raise OpenFaceFormatError(f"{path}:{i + 2}: column {bad}: not a finite number")
+    frame = pd.DataFrame(values, columns=keep)
+    if mode == "image":
+        frame = frame.rename(columns={"face": "frame"})
+        frame.insert(2, "success", 1.0)
+    return frame
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def write_sequence_csv(path: str | Path, frame: pd.DataFrame) -> None:
+    """Write FeatureExtraction's CSV as run with `-pose -aus` (OpenFace 2.2 header, no spaces).
+
+    `frame` needs columns confidence, success and the POSE, AU_INTENSITIES and AU_PRESENCES
+    columns; frame numbers are 1-based row numbers and timestamps 30 fps, as for `-fdir`.
+    """
+    n = len(frame)
+    out = pd.DataFrame({"frame": np.arange(1, n + 1), "face_id": 0,
+                        "timestamp": np.round(np.arange(n) / 30.0, 3)})
+    out["confidence"] = frame["confidence"].map(lambda v: f"{v:.2f}")
+    out["success"] = frame["success"].astype(int)
+    for name in POSE:
+        digits = 1 if name.startswith("pose_T") else 3
+        out[name] = frame[name].map(lambda v, d=digits: f"{v:.{d}f}")
+    for name in AU_INTENSITIES:
+        out[name] = frame[name].map(lambda v: f"{v:.2f}")
+    for name in AU_PRESENCES:
+        out[name] = frame[name].astype(int)
+    save_text(path, out.to_csv(index=False, lineterminator="\n"))

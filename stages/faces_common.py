@@ -1,0 +1,26 @@
+"""What the faces stage scripts share: the file layout and the CelebA image sets."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+DATA = Path("data/faces")
+RAW = DATA / "raw"
+ALIGNED = DATA / "aligned"
+GREY = DATA / "grey.npy"
+FEATURES = DATA / "features.parquet"
+GROUPS = DATA / "groups.parquet"
+MODELS = Path("models/faces")
+RUNS = Path("reports/faces/runs")
+CHECKPOINTS = Path("checkpoints/faces")
+METRICS = Path("reports/metrics/faces.json")
+FIGURES = Path("reports/figures")
+
+# image set -> (image folder, landmark file) in CelebA's official layout
+IMAGE_SETS = {"wild": ("img_celeba", "list_landmarks_celeba.txt"),
+              "aligned": ("img_align_celeba", "list_landmarks_align_celeba.txt")}
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

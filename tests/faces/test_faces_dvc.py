@@ -1,0 +1,87 @@
+"""End to end: the faces branch under `dvc repro` at tiny scale in a temporary git repo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dvc_project import copy_project, dvc, run, stages_run  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+FACES_STAGES = {"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
+                "faces_evaluate"} | {f"faces_{s}@{g}" for s in ("train", "finetune") for g in ("gated", "ungated")}
+TINY = {
+    "acquire": {"synthetic": {"n_images": 128, "n_identities": 12, "workers": 2}},
+    "align": {"workers": 2},
+    "cluster": {"min_mean_size": 8},
+    "train": {"hidden": 32, "epochs": 1, "batch_size": 32},
+    "evaluate": {"n_train": 80, "n_test": 40, "traversal_images": 2, "traversal_steps": 3},
+}
+
+
+def _merge(tree: dict, overlay: dict) -> None:
+    for key, value in overlay.items():
+        if isinstance(value, dict):
+            _merge(tree[key], value)
+        else:
+            tree[key] = value
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    repo = copy_project(tmp_path_factory.mktemp("faces_pipeline"))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    _merge(params["faces"], TINY)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    first = dvc(repo, "repro", "faces_evaluate", "faces_greyscale")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", "tiny faces repro")
+    return repo, first.stdout
+
+
+def test_repro_runs_every_faces_stage_and_writes_the_contracts(repo):
+    repo, output = repo
+    assert stages_run(output) == FACES_STAGES
+    grey = np.load(repo / "data/faces/grey.npy")
+    index = pd.read_parquet(repo / "data/faces/aligned/index.parquet")
+    assert grey.dtype == np.uint8 and grey.shape == (len(index), 64, 64) and len(index) == 128
+    groups = pd.read_parquet(repo / "data/faces/groups.parquet")
+    assert list(groups.columns) == ["pose", "expression"] and len(groups) == len(index)
+    report = json.loads((repo / "data/faces/aligned/report.json").read_text())
+    assert report["n_input"] == 128 and report["n_failed"] == 0
+    for name in ("faces_contact_sheet", "faces_traversal_gated_pose", "faces_traversal_ungated_expression",
+                 "faces_reconstructions_gated"):
+        assert (repo / "reports/figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_metrics_have_the_issue_keys(repo):
+    repo, _ = repo
+    metrics = json.loads((repo / "reports/metrics/faces.json").read_text())
+    for gating in ("gated", "ungated"):
+        for part in ("pose", "expression"):
+            assert 0.0 <= metrics[gating]["placement"][part] <= 1.0
+        for name in ("disentanglement", "completeness", "informativeness"):
+            assert np.isfinite(metrics[gating]["rf"][name])
+    shown = dvc(repo, "metrics", "show", "--json").stdout
+    assert "placement" in shown
+
+
+def test_second_repro_does_nothing_and_params_rerun_downstream_only(repo):
+    repo, _ = repo
+    again = dvc(repo, "repro", "faces_evaluate", "faces_greyscale")
+    assert stages_run(again.stdout) == set()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["faces"]["evaluate"]["traversal_range"] = 1.5
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    rerun = dvc(repo, "repro", "faces_evaluate", "faces_greyscale")
+    assert stages_run(rerun.stdout) == {"faces_evaluate"}
+    status = dvc(repo, "status", "faces_train@gated", "faces_cluster").stdout
+    assert "up to date" in status

@@ -1,0 +1,41 @@
+"""Greyscale: BT.601 luma, shape and range kept, uint8 out; the stage's contact sheet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gatedvae.faces.figures import contact_sheet
+from gatedvae.faces.greyscale import to_greyscale
+
+
+def test_known_colours():
+    rgb = np.array([[[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]]], dtype=np.uint8)
+    assert to_greyscale(rgb).tolist() == [[[76, 150], [29, 255]]]
+
+
+def test_shape_range_and_dtype_match_pil():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 16, 12, 3), dtype=np.uint8)
+    rgb[0] = 0
+    rgb[1] = 255
+    grey = to_greyscale(rgb, chunk=2)
+    assert grey.shape == (5, 16, 12) and grey.dtype == np.uint8
+    assert grey[0].max() == 0 and grey[1].min() == 255
+    pil = np.stack([np.asarray(Image.fromarray(im).convert("L")) for im in rgb])
+    assert np.abs(grey.astype(int) - pil).max() <= 1  # PIL rounds its fixed-point sums
+
+
+@pytest.mark.parametrize("bad", [np.zeros((2, 4, 4), np.uint8), np.zeros((2, 4, 4, 3), np.float32)])
+def test_rejects_wrong_input(bad):
+    with pytest.raises(ValueError, match="expected uint8 images"):
+        to_greyscale(bad)
+
+
+def test_contact_sheet_tiles_in_order():
+    images = np.stack([np.full((4, 4), 10 * k, np.uint8) for k in range(5)])
+    sheet = contact_sheet(images, rows=2, cols=3, gap=1, upscale=1)
+    assert sheet.shape == (2 * 5 + 1, 3 * 5 + 1)
+    assert sheet[1, 1] == 0 and sheet[1, 6] == 10 and sheet[6, 1] == 30 and sheet[6, 6] == 40
+    assert sheet[6, 11] == 255  # the sixth cell is empty
