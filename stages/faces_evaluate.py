@@ -12,10 +12,10 @@ import pandas as pd
 from faces_common import ALIGNED, FIGURES, GREY, GROUPS, METRICS, MODELS, RAW, RUNS, setup_logging
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
-from gatedvae.engine import encode_mean, load_model, reconstruct
+from gatedvae.engine import encode_mean, load_model, reconstruct, traverse
 from gatedvae.faces.config import GATINGS, PARTITIONS, check_faces
-from gatedvae.faces.evaluation import (FACTOR_GROUPS, factor_scores, most_active_dims, pair_variance_explained,
-                                       traversals)
+from gatedvae.faces.evaluation import (FACTOR_GROUPS, factor_scores, most_active_dims,
+                                       pair_variance_explained)
 from gatedvae.metrics.placement import partition_bounds
 from gatedvae.plots import hinton, reconstruction_grid, traversal_grid
 
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         codes = np.concatenate([codes_train, codes_test])
         for part, (start, stop) in zip(PARTITIONS, partition_bounds(cfg.partitions, cfg.latent_dim)):
             dims = most_active_dims(codes, start, stop, max_dims)
-            cells = np.concatenate([traversals(finetuned, images[row], dims, values, pixel_max=cfg.pixel_max)
+            cells = np.concatenate([traverse(finetuned, images[row], dims, values, pixel_max=cfg.pixel_max)
                                     for row in test_rows[:n_shown]], axis=1)
             fig = traversal_grid(cells, [f"z{d}" for d in dims], np.tile(values, n_shown),
                                  title=f"faces {gating}: {part} partition, {n_shown} images, "

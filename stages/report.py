@@ -156,18 +156,28 @@ def studies_section(report: Report) -> None:
 
 def faces_section(report: Report, faces_metrics: Path) -> None:
     metrics = json.loads(faces_metrics.read_text())
-    report.heading("Faces: head pose vs expression (synthetic CelebA-format faces)")
+    report.heading("Faces: head pose vs expression")
+    report.paragraph("Convolutional beta-VAE on 64x64 greyscale aligned faces; a pose partition "
+                     "and an expression partition, gated by pairs within k-means clusters of head "
+                     "pose and of action units. Placement: the share of the pose (expression) "
+                     "factors' importance that lies in the pose (expression) partition.")
     rows = []
     for gating in GATINGS:
         m = metrics.get(gating, {})
         rows.append([gating, m.get("placement", {}).get("pose"), m.get("placement", {}).get("expression")]
-                    + [m.get("rf", {}).get(k) for k in ("disentanglement", "completeness", "informativeness")])
-    report.table(["Gating", "placement: pose", "placement: expression", "RF D", "RF C", "RF I (NRMSE)"], rows)
-    shown = sorted(Path("reports/figures").glob("faces_traversal_*.png"))
-    if shown:
-        report.heading("Faces: latent traversals per partition", 3)
-        for path in shown:
-            report.figures([(path, path.stem.replace("faces_traversal_", "").replace("_", " "))])
+                    + [m.get(reg, {}).get(k) for reg in ("lasso", "rf")
+                       for k in ("disentanglement", "completeness", "informativeness")])
+    report.table(["Gating", "placement: pose", "placement: expression", "Lasso D", "Lasso C",
+                  "Lasso I (NRMSE)", "RF D", "RF C", "RF I (NRMSE)"], rows)
+    figures = Path("reports/figures")
+    if (figures / "faces_contact_sheet.png").exists():
+        report.figures([(figures / "faces_contact_sheet.png", "aligned greyscale faces (input)")])
+    for kind in ("traversal", "reconstructions"):
+        shown = sorted(figures.glob(f"faces_{kind}_*.png"))
+        if shown:
+            report.heading(f"Faces: {'latent traversals per partition' if kind == 'traversal' else 'reconstructions'}", 3)
+            for path in shown:
+                report.figures([(path, path.stem.replace(f"faces_{kind}_", "").replace("_", " "))])
 
 
 def main() -> None:

@@ -181,3 +181,19 @@ def test_factor_vae_resumes_with_its_discriminator_state(tmp_path):
     straight = train(images, groups, cfg, checkpoint_dir=tmp_path / "straight", progress=False)
     assert [r["discriminator"] for r in resumed.history] == [r["discriminator"] for r in straight.history]
     assert _same(_weights(resumed.model), _weights(straight.model))
+
+
+@pytest.mark.parametrize("objective", sorted(o for o in OBJECTIVES if not o.startswith("nan")))
+def test_finetuning_repeats_exactly_for_every_objective(tmp_path, objective):
+    images, groups = _data()
+    cfg = _cfg(epochs=1, objective=objective,
+               objective_params={"disc_hidden": 8, "disc_layers": 1} if objective == "factor_vae" else {})
+    model = train(images, groups, cfg, checkpoint_dir=tmp_path / "t", progress=False).model
+    save_model(tmp_path / "m.pt", model, cfg)
+    runs = []
+    for attempt in range(2):
+        loaded, _, _ = load_model(tmp_path / "m.pt")
+        result = finetune_decoder(loaded, images, cfg, epochs=1, lr=1e-3,
+                                  checkpoint_dir=tmp_path / f"f{attempt}", progress=False)
+        runs.append((result.history, _weights(result.model)))
+    assert runs[0][0] == runs[1][0] and _same(runs[0][1], runs[1][1])

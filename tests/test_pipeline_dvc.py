@@ -1,4 +1,5 @@
-"""End to end: `dvc repro` of the dSprites branch at tiny scale in a temporary git repo."""
+"""End to end: `dvc repro` of the whole DAG (dSprites, studies, faces, report) at tiny scale in a
+temporary git repo; tests/faces/test_faces_dvc.py looks closer at the faces branch."""
 
 import json
 import re
@@ -15,6 +16,8 @@ pytestmark = pytest.mark.slow
 MODELS = ("beta_vae", "info_vae", "dip_vae_ii", "factor_vae")
 REGRESSORS = ("lasso", "rf")
 METRICS = ("disentanglement", "completeness", "informativeness")
+FACES_STAGES = {"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
+                "faces_evaluate"} | {f"faces_{s}@{g}" for s in ("train", "finetune") for g in ("gated", "ungated")}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def test_repro_builds_every_output(repo):
                                   "study_summary"} | {
         f"{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
         f"beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
-        "noise_study@0.0-0", "noise_study@0.5-0"}
+        "noise_study@0.0-0", "noise_study@0.5-0"} | FACES_STAGES
     images = np.load(repo / "data/dsprites/images.npy", mmap_mode="r")
     assert images.dtype == np.uint8 and images.shape == (1536, 64, 64)
     groups = pd.read_parquet(repo / "data/dsprites/groups.parquet")

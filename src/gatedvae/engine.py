@@ -180,7 +180,9 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     else:
         trainable = list(model.parameters())
     optimizer = torch.optim.Adam(trainable, lr=lr)
-    objective = build_objective(cfg.objective, cfg.latent_dim, cfg.objective_params).to(device)
+    with torch.random.fork_rng(devices=[]):  # its own seeded init (FactorVAE's discriminator)
+        torch.manual_seed(_epoch_seed(cfg.seed, 0, "objective"))
+        objective = build_objective(cfg.objective, cfg.latent_dim, cfg.objective_params).to(device)
     masks = partition_masks(cfg.partitions).to(device)
     sampler = PairSampler(groups, cfg.target_noise) if mode == "gated" else None
     if sampler is not None and sampler.n_partitions != len(cfg.partitions):

@@ -47,20 +47,17 @@ def _set_in_text(text: str, dotted: str, value: object, path: Path) -> str:
     parts = dotted.split(".")
     start, end, indent = 0, len(lines), -1
     for depth, part in enumerate(parts):
-        pattern = re.compile(rf"^(\s*){re.escape(part)}:(\s*)(.*?)(\s*#.*)?$")
+        pattern = re.compile(rf"^(\s*){re.escape(part)}:(\s*)(.*?)(\s+#.*)?$")
         for i in range(start, end):
             m = pattern.match(lines[i].rstrip("\n"))
-            if m and len(m.group(1)) > indent:
+            if m and (len(m.group(1)) > indent if depth else m.group(1) == ""):
                 indent = len(m.group(1))
                 if depth == len(parts) - 1:
                     rendered = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
                     rendered = rendered.removesuffix("\n...").removesuffix("...").strip()
-                    head = f"{m.group(1)}{part}: {rendered}"
-                    if m.group(4):  # keep the comment in its column
-                        column = len(lines[i].rstrip("\n")) - len(m.group(4).lstrip())
-                        head = head.ljust(column) if len(head) < column else head + "  "
-                        head += m.group(4).lstrip()
-                    lines[i] = head + "\n"
+                    # keep the comment and the exact gap before it, so switching back restores
+                    # the file byte for byte
+                    lines[i] = f"{m.group(1)}{part}: {rendered}{m.group(4) or ''}\n"
                     return "".join(lines)
                 # the block of this key ends at the next line indented no deeper
                 start = i + 1

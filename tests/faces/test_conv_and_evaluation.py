@@ -10,7 +10,8 @@ import torch
 import yaml
 
 from gatedvae.faces.config import train_config
-from gatedvae.faces.evaluation import factor_scores, most_active_dims, traversals
+from gatedvae.engine import traverse
+from gatedvae.faces.evaluation import factor_scores, most_active_dims
 from gatedvae.models import build_net
 from gatedvae.params import ParamError
 
@@ -61,7 +62,7 @@ def test_traversal_cells_decode_the_set_values():
     net = build_net("conv", latent_dim=6, image_size=32, hidden=16).eval()
     image = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
     values = np.array([-2.0, 0.0, 2.0])
-    cells = traversals(net, image, [1, 4], values, pixel_max=255, device="cpu")
+    cells = traverse(net, image, [1, 4], values, pixel_max=255, device="cpu")
     assert cells.shape == (2, 3, 32, 32)
     with torch.no_grad():
         mu = net.encode(torch.from_numpy(image)[None, None].float() / 255)[0][0]

@@ -8,9 +8,7 @@ the group's own partition (gatedvae.metrics.placement).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from gatedvae.engine import resolve_device
 from gatedvae.faces.synthetic import EXPRESSION_FACTORS, POSE_FACTORS
 from gatedvae.metrics.dci import dci
 from gatedvae.metrics.placement import placement
@@ -47,23 +45,6 @@ def most_active_dims(codes: np.ndarray, start: int, stop: int, k: int) -> list[i
     """Up to k dims of [start, stop) with the largest variance of the posterior mean, in order."""
     variance = codes[:, start:stop].var(axis=0)
     return sorted((start + np.argsort(-variance)[:k]).tolist())
-
-
-@torch.no_grad()
-def traversals(model: VAE, image_u8: np.ndarray, dims: list[int], values, *, pixel_max: int,
-               device: str = "auto") -> np.ndarray:
-    """Decode the encoded image with one latent dim set to each value in turn (the others at the
-    image's posterior mean): float [len(dims), len(values), H, W] in [0, 1]."""
-    dev = resolve_device(device)
-    model.to(dev).eval()
-    x = torch.from_numpy(np.array(image_u8)).to(dev)[None, None].float() / pixel_max  # a writable copy
-    mu = model.encode(x)[0][0]
-    values = torch.as_tensor(np.asarray(values, dtype=np.float32), device=dev)
-    z = mu.repeat(len(dims), len(values), 1)                                   # [D, S, M]
-    for row, d in enumerate(dims):
-        z[row, :, d] = values
-    out = torch.sigmoid(model.decode(z.reshape(-1, mu.numel())))
-    return out.reshape(len(dims), len(values), *out.shape[-2:]).cpu().numpy()
 
 
 def factor_scores(codes_train, factors_train, codes_test, factors_test, *, partition_sizes,

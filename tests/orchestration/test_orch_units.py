@@ -1,0 +1,114 @@
+"""Pieces with no Prefect server: output streaming, the checkout lock, dvc.lock ordering."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gatedvae.orchestration.checkoutlock import exclusive_checkout
+from gatedvae.orchestration.cli import format_summary
+from gatedvae.orchestration.dvccli import _lines, run_dvc
+from gatedvae.orchestration.lockorder import _wanted
+
+
+def test_output_lines_split_on_newlines_and_carriage_returns():
+    proc = subprocess.Popen([sys.executable, "-c",
+                             "import sys; sys.stdout.write('a\\r\\nb\\rc\\n\\n  \\nd é\\n');"
+                             "sys.stdout.flush(); sys.stderr.write('err, no newline')"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert list(_lines(proc.stdout)) == ["a", "b", "c", "d é", "err, no newline"]
+    proc.wait()
+
+
+def test_run_dvc_streams_every_line_and_reports_failure(tmp_path):
+    seen = []
+    run = run_dvc(["status"], tmp_path, seen.append)  # not a DVC repo: DVC says so and fails
+    assert not run.ok and run.returncode != 0
+    assert seen and seen == list(run.tail)
+    assert any("not inside of a DVC repository" in line for line in seen)
+
+
+def test_a_second_run_in_the_same_checkout_waits_for_the_first(tmp_path, caplog):
+    (tmp_path / ".dvc").mkdir()
+    released = tmp_path / "released"
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import fcntl, os, time
+os.makedirs({str(tmp_path / '.dvc/tmp')!r}, exist_ok=True)
+f = open({str(tmp_path / '.dvc/tmp/gatedvae-flow.lock')!r}, 'a+')
+fcntl.flock(f, fcntl.LOCK_EX)
+f.write('pid holder'); f.flush()
+print('held', flush=True)
+time.sleep(1.0)
+open({str(released)!r}, 'w').close()
+"""], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    logger = logging.getLogger("test-checkout")
+    with caplog.at_level(logging.WARNING, logger="test-checkout"):
+        with exclusive_checkout(tmp_path, logger):
+            assert released.exists()  # only got in after the holder let go
+    holder.wait()
+    assert "Another flow run (pid holder) is using" in caplog.text
+
+
+def test_new_entries_go_in_repro_order_and_old_ones_stay():
+    current = ["acquire", "train@b", "other", "train@a", "report"]
+    before = ["acquire", "report"]
+    plan = ["acquire", "train@a", "train@b", "other", "report"]
+    assert _wanted(current, before, plan) == ["acquire", "report", "train@a", "train@b", "other"]
+    assert _wanted(["x", "/b.txt", "/a.txt"], ["x"], ["/a.txt", "/b.txt"]) == ["x", "/a.txt", "/b.txt"]
+
+
+def test_summary_table():
+    text = format_summary({"acquire": {"state": "Cached", "action": "cached", "seconds": 0.0},
+                           "train@a-0": {"state": "Completed", "action": "ran", "seconds": 12.34},
+                           "report": {"state": "NotReady"}})
+    assert text.splitlines() == [
+        "stage      state      action     seconds",
+        "acquire    Cached     cached     0.0",
+        "train@a-0  Completed  ran        12.3",
+        "report     NotReady   -          -",
+    ]
+
+
+def test_terminate_all_stops_a_running_stage_and_its_command(tmp_path):
+    import os
+    import threading
+
+    from gatedvae.orchestration.dvccli import terminate_all
+    from orch_toyproject import git, make_toy_repo
+
+    root = make_toy_repo(tmp_path / "toy")
+    (root / "dvc.yaml").write_text("""\
+stages:
+  slow:
+    cmd: python -c "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(300)"
+    outs:
+      - never.txt
+""")
+    git(root, "commit", "-qam", "slow stage")
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(
+        run=run_dvc(["repro", "--single-item", "slow"], root, lambda line: None)))
+    thread.start()
+    pid_file = root / "pid"
+    for _ in range(600):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    stage_pid = int(pid_file.read_text())
+    assert terminate_all() == 1
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert not result["run"].ok
+    for _ in range(100):  # the orphaned command is reaped by init shortly after
+        try:
+            os.kill(stage_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"stage command {stage_pid} still running")
