@@ -30,7 +30,7 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     return run(cwd, str(BIN / "dvc"), *args, check=check)
 
 
-def copy_project(dest: Path, scale: str = "tiny") -> Path:
+def copy_project(dest: Path, scale: str | None = "tiny") -> Path:
     """Tracked and untracked-but-not-ignored files of this checkout, committed in a new git repo."""
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -41,7 +41,8 @@ def copy_project(dest: Path, scale: str = "tiny") -> Path:
             shutil.copy2(src, dest / rel)
     (dest / "dvc.lock").unlink(missing_ok=True)
     run(dest, "git", "init", "-q", "-b", "main")
-    run(dest, str(BIN / "gatedvae"), "scale", scale)
+    if scale:
+        run(dest, str(BIN / "gatedvae"), "scale", scale)
     run(dest, "git", "add", "-A")
     run(dest, "git", "commit", "-q", "-m", "copy")
     return dest

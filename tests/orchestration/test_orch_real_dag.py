@@ -7,8 +7,7 @@ stages: acquire, pairs, train/finetune/evaluate for the gated and un-gated runs,
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,35 +15,16 @@ import pytest
 import yaml
 
 from orch_prefect import run_flow
-from orch_toyproject import dvc, dvc_status, git
+from orch_toyproject import dvc, dvc_status
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dvc_project import copy_project  # noqa: E402
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (ROOT / "dvc.yaml").exists() or not (ROOT / "configs/scales/tiny.yaml").exists(),
-                       reason="the repository has no dvc.yaml / tiny scale yet"),
-]
-
-
-def copy_repository(dest: Path) -> Path:
-    """This checkout's tracked and unignored files, without pipeline outputs, in a new git repo."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, listed.split("\0")):
-        src = ROOT / rel
-        if src.is_file() and not rel.startswith(("data/", "models/", "reports/dsprites/")):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    (dest / "dvc.lock").unlink(missing_ok=True)
-    git(dest, "init", "-q", "-b", "main")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-qm", "copy")
-    return dest
+pytestmark = pytest.mark.slow
 
 
 def test_real_tiny_dsprites_dag_runs_through_the_flow(prefect_server, tmp_path):
-    repo = copy_repository(tmp_path / "repo")
+    repo = copy_project(tmp_path / "repo", scale=None)  # the flow applies the scale itself
     # The copy's tiny scale sweeps one model (the flow applies the scale, as `--scale tiny` does).
     tiny = repo / "configs/scales/tiny.yaml"
     overlay = yaml.safe_load(tiny.read_text())
