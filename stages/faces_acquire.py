@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from faces_common import run_stage
 from gatedvae import params as P
 from gatedvae.faces.config import check_faces
 from gatedvae.faces import acquire, synthetic
@@ -41,8 +42,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (P.ParamError, acquire.AcquireError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(main, acquire.AcquireError)

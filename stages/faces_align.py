@@ -14,7 +14,7 @@ import pandas as pd
 from gatedvae import params as P
 from gatedvae.faces.config import check_faces
 from gatedvae.atomic import atomic_path, save_json
-from faces_common import IMAGE_SETS
+from faces_common import IMAGE_SETS, run_stage
 from gatedvae.faces import align, celeba
 
 
@@ -68,8 +68,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (P.ParamError, celeba.CelebAFormatError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(main, celeba.CelebAFormatError)

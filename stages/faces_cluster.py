@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 import pandas as pd
 
+from faces_common import run_stage
 from gatedvae import params as P
 from gatedvae.faces.config import check_faces
 from gatedvae.atomic import save_json, save_parquet
@@ -55,8 +55,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (P.ParamError, features.FeaturesSchemaError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(main, features.FeaturesSchemaError, ValueError)

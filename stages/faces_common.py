@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 DATA = Path("data/faces")
@@ -24,3 +25,13 @@ IMAGE_SETS = {"wild": ("img_celeba", "list_landmarks_celeba.txt"),
 
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def run_stage(main, *known_errors: type[Exception]) -> None:
+    """Run a stage's main; a bad param or input file ends it with the message and exit code 2."""
+    from gatedvae import params as P
+    try:
+        sys.exit(main())
+    except (P.ParamError, *known_errors) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

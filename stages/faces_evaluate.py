@@ -4,12 +4,11 @@ faces, DCI against the true pose and expression factors and partition placement.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 import pandas as pd
 
-from faces_common import ALIGNED, FIGURES, GREY, GROUPS, METRICS, MODELS, RAW, RUNS, setup_logging
+from faces_common import ALIGNED, FIGURES, GREY, GROUPS, METRICS, MODELS, RAW, RUNS, setup_logging, run_stage
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.engine import encode_mean, load_model, reconstruct, traverse
@@ -120,8 +119,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except P.ParamError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(main)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +12,7 @@ from gatedvae import params as P
 from gatedvae.faces.config import check_faces
 from gatedvae.atomic import save_json
 from gatedvae.faces import celeba, extractors, features, openface
-from faces_common import IMAGE_SETS
+from faces_common import IMAGE_SETS, run_stage
 
 
 def main(argv=None) -> int:
@@ -63,9 +62,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (P.ParamError, celeba.CelebAFormatError, openface.OpenFaceFormatError,
-            features.FeaturesSchemaError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(main, celeba.CelebAFormatError, openface.OpenFaceFormatError, features.FeaturesSchemaError)

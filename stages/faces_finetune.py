@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from faces_common import CHECKPOINTS, GREY, MODELS, RUNS, setup_logging
+from faces_common import CHECKPOINTS, GREY, MODELS, RUNS, setup_logging, run_stage
 from gatedvae import params as P
 from gatedvae.atomic import save_json
 from gatedvae.engine import finetune_decoder, load_model, save_model
@@ -39,8 +39,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except P.ParamError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_stage(main)
