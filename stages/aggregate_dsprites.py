@@ -50,6 +50,8 @@ def main() -> None:
                 summary["factor_vae_metric"] = m["factor_vae_metric"]["eval_accuracy"]
                 summary["beta_vae_metric"] = m["beta_vae_metric"]["eval_accuracy"]
                 summary["mig"] = m["mig"]["mig"]
+                for when in ("test", "test_before_finetune"):  # held-out nats per image
+                    summary[when] = {k: m[when][k] for k in ("recon_bce", "kl", "elbo")}
                 runs.append({"model": model, "gating": gating, "seed": seed, "metrics": summary,
                              "images_per_second": speed["images_per_second"]})
                 curves.append(training_curve(RUNS / name / "train", name))

@@ -12,24 +12,14 @@ from faces_common import ALIGNED, FIGURES, GREY, GROUPS, METRICS, MODELS, RAW, R
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.engine import encode_mean, load_model, reconstruct, traverse
+from gatedvae.evaluation import reconstruction_and_elbo
 from gatedvae.faces.config import GATINGS, PARTITIONS, check_faces
-from gatedvae.faces.evaluation import (FACTOR_GROUPS, factor_scores, most_active_dims,
-                                       pair_variance_explained)
+from gatedvae.faces.evaluation import (FACTOR_NAMES, factor_scores, load_ground_truth,
+                                       most_active_dims, pair_variance_explained)
 from gatedvae.metrics.placement import partition_bounds
 from gatedvae.plots import hinton, reconstruction_grid, traversal_grid
 
 REGRESSORS = {"lasso": "lasso", "rf": "random_forest"}
-
-
-def _test_bce(model, images_u8, pixel_max: int) -> float:
-    """Bernoulli NLL of the fine-tuned model's mean reconstructions, summed over pixels."""
-    total = 0.0
-    for start in range(0, len(images_u8), 512):
-        batch = np.asarray(images_u8[start:start + 512])
-        p = np.clip(reconstruct(model, batch, pixel_max=pixel_max), 1e-6, 1 - 1e-6)
-        x = batch.astype(np.float64) / pixel_max
-        total += float(-(x * np.log(p) + (1 - x) * np.log(1 - p)).sum())
-    return total / len(images_u8)
 
 
 def main(argv=None) -> int:
@@ -54,12 +44,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(seed)
     chosen = rng.choice(n, n_train + n_test, replace=False)
     train_rows, test_rows = np.sort(chosen[:n_train]), np.sort(chosen[n_train:])
-    factors_path = RAW / "factors.parquet"
-    truth = None
-    if factors_path.exists():  # synthetic faces: ground truth in aligned-image order
-        ids = pd.read_parquet(ALIGNED / "index.parquet")["image_id"]
-        names = [f for group in FACTOR_GROUPS.values() for f in group]
-        truth = pd.read_parquet(factors_path).set_index("image_id").loc[ids, names].to_numpy(np.float64)
+    truth = load_ground_truth(RAW, ALIGNED)  # synthetic faces only
+    names = FACTOR_NAMES
 
     groups = pd.read_parquet(GROUPS)
     # How much of the pixel variance pair partners share, per partition (see pair_variance_explained).
@@ -72,7 +58,9 @@ def main(argv=None) -> int:
         # Fine-tuning freezes the encoder, so either model gives the same codes.
         codes_train = encode_mean(finetuned, images[train_rows], pixel_max=cfg.pixel_max)
         codes_test = encode_mean(finetuned, images[test_rows], pixel_max=cfg.pixel_max)
-        metrics[gating] = {"recon_bce_per_image": _test_bce(finetuned, images[test_rows], cfg.pixel_max)}
+        # held-out reconstruction error and ELBO (nats per image) of the fine-tuned model
+        metrics[gating] = {"test": reconstruction_and_elbo(finetuned, images[test_rows],
+                                                           pixel_max=cfg.pixel_max, seed=seed)}
         if truth is not None:
             details[gating] = {}
             for short, regressor in REGRESSORS.items():

@@ -106,6 +106,20 @@ def dsprites_section(report: Report, params: dict, metrics: dict, figures: Figur
                      "its pairs were built for (mean over factors); 0.25 is what a code with no "
                      "preference for its partition would score with four equal partitions.")
 
+    report.heading("Held-out reconstruction error and ELBO", 3)
+    rows = []
+    for model in models:
+        for gating in GATINGS:
+            m = metrics[model][gating]
+            rows.append([model, gating, m["test_before_finetune"]["recon_bce"]["mean"],
+                         m["test"]["recon_bce"]["mean"], m["test"]["kl"]["mean"], m["test"]["elbo"]["mean"]])
+    report.table(["Model", "Gating", "recon BCE (trained)", "recon BCE (decoder fine-tuned)",
+                  "KL", "ELBO (fine-tuned)"], rows)
+    report.paragraph(f"Nats per image on the {P.get(params, 'evaluate.n_test')} test images (mean over "
+                     "seeds). Recon BCE decodes the posterior mean; the ELBO uses one seeded sample "
+                     "of z. A gated encoder is trained to reconstruct pair partners, so its own "
+                     "reconstructions are expected to be worse until the decoder is fine-tuned.")
+
     seed = seeds[0]
     report.heading(f"Hinton diagrams (seed {seed}): un-gated left, gated right", 3)
     for model in models:
@@ -135,7 +149,7 @@ def dsprites_section(report: Report, params: dict, metrics: dict, figures: Figur
 
 
 def studies_section(report: Report) -> None:
-    report.heading("Studies: beta sweep and supervision noise (dSprites, beta-VAE)")
+    report.heading("Studies: beta sweep and supervision noise (dSprites, beta-VAE), clusters (faces)")
     for study, x, blurb in (
             ("beta_sweep", "beta", "KL weight beta from 0 to 5, gated and un-gated (mean ± std over seeds)."),
             ("noise", "noise_fraction", "A fraction of the gated pair targets replaced by random images: "
@@ -147,11 +161,47 @@ def studies_section(report: Report) -> None:
         report.heading(study.replace("_", " "), 3)
         report.paragraph(blurb)
         rows = [[r[x], r["gating"]] + [f"{r[c + '_mean']:.3f} ± {r[c + '_std']:.3f}"
-                                       for c in ("rf_disentanglement", "rf_placement", "beta_vae_metric")]
+                                       for c in ("rf_disentanglement", "rf_placement", "beta_vae_metric",
+                                                 "test_recon_bce")]
                 + [int(r["n_seeds"])] for r in frame.to_dict("records")]
-        report.table([x, "gating", "RF D", "RF placement", "beta-VAE metric", "seeds"], rows)
+        report.table([x, "gating", "RF D", "RF placement", "beta-VAE metric", "test recon BCE (nats)",
+                      "seeds"], rows)
         report.figures([(p, p.stem.replace("_", " ")) for p in
                         sorted(Path("reports/figures/studies").glob(f"{study}_*.png"))])
+    if Path("reports/studies/faces_clusters.csv").exists():
+        faces_clusters_section(report, Path("reports/studies/faces_clusters.csv"))
+
+
+COLLAPSED_KL = 0.1  # nats per image: below this the code carries (almost) nothing about the input
+
+
+def faces_clusters_section(report: Report, path: Path) -> None:
+    frame = pd.read_csv(path).sort_values(["gating", "clusters"])
+    report.heading("faces: number of k-means clusters", 3)
+    report.paragraph("Synthetic faces; head pose and action units each cut into k clusters, a gated "
+                     "model trained on pairs within them, and an un-gated baseline at the same budget. "
+                     "Few clusters: partners share little; many: partners are the anchor's nearest "
+                     "neighbours. Pair variance: the share of pixel variance a partition's pairs have "
+                     f"in common. A model whose test KL is under {COLLAPSED_KL} nats per image has "
+                     "collapsed to the prior, so its placement says nothing.")
+    has_truth = "rf_placement_pose_mean" in frame
+
+    def cell(r, column):
+        return f"{r[column + '_mean']:.3f} ± {r[column + '_std']:.3f}" if f"{column}_mean" in r else None
+    rows = []
+    for r in frame.to_dict("records"):
+        gated = r["gating"] == "gated"
+        rows.append([int(r["clusters"]) if gated else "–", r["gating"],
+                     f"{int(r['pose_clusters_mean'])} / {int(r['expression_clusters_mean'])}" if gated else "–",
+                     f"{r['pose_pair_variance_explained_mean']:.3f} / {r['expression_pair_variance_explained_mean']:.3f}"
+                     if gated else "–"]
+                    + ([cell(r, "rf_placement_pose"), cell(r, "rf_placement_expression")] if has_truth else [])
+                    + [cell(r, "test_kl"), "yes" if r["test_kl_mean"] < COLLAPSED_KL else "no", int(r["n_seeds"])])
+    report.table(["k asked", "gating", "clusters made (pose / expr.)", "pair variance (pose / expr.)"]
+                 + (["RF placement: pose", "RF placement: expression"] if has_truth else [])
+                 + ["test KL (nats)", "collapsed", "seeds"], rows)
+    report.figures([(p, p.stem.replace("_", " ")) for p in
+                    sorted(Path("reports/figures/studies").glob("faces_clusters_*.png"))])
 
 
 def faces_section(report: Report, faces_metrics: Path) -> None:
@@ -169,6 +219,9 @@ def faces_section(report: Report, faces_metrics: Path) -> None:
                        for k in ("disentanglement", "completeness", "informativeness")])
     report.table(["Gating", "placement: pose", "placement: expression", "Lasso D", "Lasso C",
                   "Lasso I (NRMSE)", "RF D", "RF C", "RF I (NRMSE)"], rows)
+    report.table(["Gating", "test recon BCE", "KL", "ELBO"],
+                 [[gating] + [metrics.get(gating, {}).get("test", {}).get(k) for k in ("recon_bce", "kl", "elbo")]
+                  for gating in GATINGS])
     figures = Path("reports/figures")
     if (figures / "faces_contact_sheet.png").exists():
         report.figures([(figures / "faces_contact_sheet.png", "aligned greyscale faces (input)")])

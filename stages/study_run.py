@@ -57,6 +57,8 @@ def main() -> None:
     summary["beta_vae_metric"] = metrics["beta_vae_metric"]["eval_accuracy"]
     summary["factor_vae_metric"] = metrics["factor_vae_metric"]["eval_accuracy"]
     summary["mig"] = metrics["mig"]["mig"]
+    summary["test_recon_bce"] = metrics["test"]["recon_bce"]
+    summary["test_elbo"] = metrics["test"]["elbo"]
     save_json(args.out, summary)
     print(summary)
 

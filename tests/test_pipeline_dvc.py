@@ -36,7 +36,8 @@ def test_repro_builds_every_output(repo):
                                   "study_summary"} | {
         f"{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
         f"beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
-        "noise_study@0.0-0", "noise_study@0.5-0"} | FACES_STAGES
+        "noise_study@0.0-0", "noise_study@0.5-0"} | FACES_STAGES | {
+        "faces_cluster_study@2-0", "faces_cluster_study@8-0", "faces_cluster_baseline@0"}
     images = np.load(repo / "data/dsprites/images.npy", mmap_mode="r")
     assert images.dtype == np.uint8 and images.shape == (1536, 64, 64)
     groups = pd.read_parquet(repo / "data/dsprites/groups.parquet")
@@ -59,6 +60,10 @@ def test_metrics_file_has_the_summary_keys(repo):
                 for metric in METRICS:
                     leaf = metrics[model][gating][reg][metric]
                     assert 0.0 <= leaf["mean"] <= 1.5 and leaf["std"] == 0.0 and leaf["n"] == 1
+            for when in ("test", "test_before_finetune"):  # held-out nats per image
+                test = {k: v["mean"] for k, v in metrics[model][gating][when].items()}
+                assert test["recon_bce"] > 0 and test["kl"] >= 0
+                assert test["elbo"] <= -test["kl"]  # the sampled reconstruction NLL is >= 0
     shown = dvc(repo, "metrics", "show", "--json").stdout
     assert "beta_vae" in shown and "disentanglement" in shown
     table = (repo / "reports/dsprites/table1.md").read_text()
@@ -75,10 +80,20 @@ def test_studies_tabulate_and_plot(repo):
         (0.0, "gated"), (0.0, "ungated"), (4.0, "gated"), (4.0, "ungated")]
     noise = pd.read_csv(repo / "reports/studies/noise.csv")
     assert noise["noise_fraction"].tolist() == [0.0, 0.5] and set(noise["gating"]) == {"gated"}
-    for name in ("beta_sweep_disentanglement", "noise_placement"):
+    faces = pd.read_csv(repo / "reports/studies/faces_clusters.csv")
+    assert sorted(zip(faces["clusters"], faces["gating"])) == [(0, "ungated"), (2, "gated"), (8, "gated")]
+    gated = faces[faces["gating"] == "gated"].set_index("clusters")
+    assert (gated["pose_clusters_mean"] <= gated.index).all() and gated.loc[8, "pose_clusters_mean"] > 2
+    for column in ("rf_placement_pose_mean", "rf_placement_expression_mean", "test_kl_mean"):
+        assert faces[column].notna().all()
+    assert ((0.0 <= faces["rf_placement_pose_mean"]) & (faces["rf_placement_pose_mean"] <= 1.0)).all()
+    for name in ("beta_sweep_disentanglement", "noise_placement", "beta_sweep_reconstruction",
+                 "faces_clusters_placement", "faces_clusters_pair_variance", "faces_clusters_kl"):
         assert (repo / "reports/figures/studies" / f"{name}.png").stat().st_size > 1000
     plots = dvc(repo, "plots", "show", "--json").stdout
-    assert "beta_sweep.csv" in plots and "noise.csv" in plots
+    assert "beta_sweep.csv" in plots and "noise.csv" in plots and "faces_clusters.csv" in plots
+    report = (repo / "reports/report.md").read_text()
+    assert "number of k-means clusters" in report and "Held-out reconstruction error and ELBO" in report
 
 
 def test_second_repro_does_nothing(repo):

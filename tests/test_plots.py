@@ -130,3 +130,22 @@ def test_line_with_errorbars(tmp_path):
         line_with_errorbars(x, means, -np.ones((2, 4)), ["a", "b"], "x", "y")
     with pytest.raises(ValueError, match="labels: expected 2 labels"):
         line_with_errorbars(x, means, stds, ["a"], "x", "y")
+
+
+def test_line_with_errorbars_log_axis_and_baselines(tmp_path):
+    x = [4, 16, 64]
+    means = [[0.3, 0.4, 0.5], [0.7, 0.7, 0.6]]
+    fig = line_with_errorbars(x, means, np.zeros((2, 3)), ["pose", "expression"], "clusters", "placement",
+                              log_x=True, references={"pose": 0.25, "chance": 0.5})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    baselines = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in baselines] == [[0.25, 0.25], [0.5, 0.5]]
+    assert baselines[0].get_color() == ax.containers[0].lines[0].get_color()  # the pose colour
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
+        "chance", "expression", "pose", "pose: baseline"]
+    saved_png(fig, tmp_path / "clusters.png")
+    with pytest.raises(ValueError, match="log axis needs positive"):
+        line_with_errorbars([0, 1, 2], means, np.zeros((2, 3)), ["a", "b"], "x", "y", log_x=True)
+    with pytest.raises(ValueError, match="references: expected finite"):
+        line_with_errorbars(x, means, np.zeros((2, 3)), ["a", "b"], "x", "y", references={"a": float("nan")})

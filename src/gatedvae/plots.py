@@ -153,8 +153,12 @@ def line_with_errorbars(
     xlabel: str,
     ylabel: str,
     title: str | None = None,
+    *,
+    log_x: bool = False,
+    references: dict[str, float] | None = None,
 ) -> Figure:
-    """One line per series with +-std error bars; means and stds are [n_series, len(x)]."""
+    """One line per series with +-std error bars; means and stds are [n_series, len(x)].
+    references: label -> y, drawn as dashed horizontal lines (a baseline that has no x)."""
     xs = np.asarray(x, dtype=np.float64)
     mu = np.atleast_2d(np.asarray(means, dtype=np.float64))
     sd = np.atleast_2d(np.asarray(stds, dtype=np.float64))
@@ -169,8 +173,20 @@ def line_with_errorbars(
     labels = _names("labels", labels, mu.shape[0])
     fig = Figure(figsize=(5.5, 3.6), layout="constrained")
     ax = fig.subplots()
+    if log_x and (xs <= 0).any():
+        raise ValueError("x: a log axis needs positive values")
+    refs = dict(references or {})
+    if not all(np.isfinite(v) for v in refs.values()):
+        raise ValueError(f"references: expected finite values, got {refs}")
     for m, s, label in zip(mu, sd, labels):
-        ax.errorbar(xs, m, yerr=s, label=label, marker="o", capsize=3)
+        line = ax.errorbar(xs, m, yerr=s, label=label, marker="o", capsize=3)[0]
+        if label in refs:  # a series' own baseline takes its colour
+            ax.axhline(refs.pop(label), color=line.get_color(), linestyle="--", linewidth=1,
+                       label=f"{label}: baseline")
+    for label, value in refs.items():
+        ax.axhline(value, color="grey", linestyle="--", linewidth=1, label=label)
+    if log_x:
+        ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

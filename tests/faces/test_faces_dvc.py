@@ -70,6 +70,9 @@ def test_metrics_have_the_issue_keys(repo):
             assert 0.0 <= metrics[gating]["placement"][part] <= 1.0
         for name in ("disentanglement", "completeness", "informativeness"):
             assert np.isfinite(metrics[gating]["rf"][name])
+        test = metrics[gating]["test"]
+        assert test["recon_bce"] > 0 and test["kl"] >= 0
+        assert test["elbo"] == pytest.approx(-(test["recon_sampled"] + test["kl"]))
     shown = dvc(repo, "metrics", "show", "--json").stdout
     assert "placement" in shown
 

@@ -7,14 +7,32 @@ the group's own partition (gatedvae.metrics.placement).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 
 from gatedvae.faces.synthetic import EXPRESSION_FACTORS, POSE_FACTORS
 from gatedvae.metrics.dci import dci
 from gatedvae.metrics.placement import placement
-from gatedvae.models.base import VAE
 
 FACTOR_GROUPS = {"pose": POSE_FACTORS, "expression": EXPRESSION_FACTORS}
+FACTOR_NAMES = [f for group in FACTOR_GROUPS.values() for f in group]
+
+
+def load_ground_truth(raw_dir: Path, aligned_dir: Path) -> np.ndarray | None:
+    """The synthetic faces' true factors [N, len(FACTOR_NAMES)] in aligned-image order, or None
+    for real CelebA (no factors.parquet)."""
+    factors_path = Path(raw_dir) / "factors.parquet"
+    if not factors_path.exists():
+        return None
+    ids = pd.read_parquet(Path(aligned_dir) / "index.parquet")["image_id"]
+    table = pd.read_parquet(factors_path).set_index("image_id")
+    missing = ids[~ids.isin(table.index)]
+    if len(missing):
+        raise ValueError(f"{factors_path}: no factors for {len(missing)} aligned image(s), "
+                         f"e.g. {missing.iloc[0]!r}; re-run faces_acquire")
+    return table.loc[ids, FACTOR_NAMES].to_numpy(np.float64)
 
 
 def pair_variance_explained(images_u8: np.ndarray, groups: np.ndarray, *, chunk: int = 2048) -> float:
