@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -88,3 +90,28 @@ def test_second_repro_does_nothing_and_params_rerun_downstream_only(repo):
     assert stages_run(rerun.stdout) == {"faces_evaluate"}
     status = dvc(repo, "status", "faces_train@gated", "faces_cluster").stdout
     assert "up to date" in status
+
+
+def test_cluster_study_member_without_ground_truth_and_with_a_bad_count(repo, tmp_path):
+    """Real CelebA has no factors.parquet: a study member still trains and records what needs no
+    ground truth. A count under 2 stops before any work, naming the params key."""
+    repo, _ = repo
+    work = tmp_path / "celeba_like"
+    shutil.copytree(repo / "data/faces", work / "data/faces", ignore=shutil.ignore_patterns("factors.parquet"))
+    shutil.copy(repo / "params.yaml", work / "params.yaml")
+
+    def member(*args):
+        return subprocess.run([sys.executable, str(repo / "stages/faces_cluster_study.py"), "--seed", "0",
+                               "--out", "member.json", *args], cwd=work, capture_output=True, text=True)
+
+    done = member("--gating", "gated", "--clusters", "4")
+    assert done.returncode == 0, done.stderr
+    assert "no ground-truth factors" in done.stderr
+    result = json.loads((work / "member.json").read_text())
+    assert not any(key.startswith(("rf_", "lasso_")) for key in result)
+    assert 2 <= result["pose_clusters"] <= 4 and 0.0 < result["pose_pair_variance_explained"] < 1.0
+    assert result["test_kl"] >= 0 and result["test_elbo"] <= -result["test_kl"]
+
+    bad = member("--gating", "gated", "--clusters", "1")
+    assert bad.returncode == 2 and "studies.faces_clusters.counts" in bad.stderr
+    assert member("--gating", "ungated", "--clusters", "4").returncode != 0  # no clusters without pairs
