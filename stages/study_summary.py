@@ -86,7 +86,7 @@ def main() -> None:
                            for s in P.get(params, "studies.faces_clusters.seeds")]
         + [f"ungated-{s}" for s in P.get(params, "studies.faces_clusters.seeds")],
     }
-    for study, x, title in (("beta_sweep", "beta", "beta-VAE: disentanglement against beta"),
+    for study, x, title in (("beta_sweep", "beta", "beta-VAE against beta"),
                             ("noise", "noise_fraction", "Gated beta-VAE: supervision noise"),
                             ("faces_clusters", "clusters", None)):
         paths = [Path("reports/studies", study, f"{key}.json") for key in members[study]]
