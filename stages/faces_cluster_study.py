@@ -2,9 +2,9 @@
 
 --gating gated --clusters K: head pose and action units are each clustered into K k-means
 clusters (the faces_cluster settings otherwise), and a gated model is trained on pairs within
-those clusters. Few clusters make coarse pairs (partners share little); many make pairs that are
-near copies of the anchor (a plain VAE step at the limit). --gating ungated: the baseline at the
-same budget, which uses no pairs. Every member is scored on the synthetic faces' true factors:
+those clusters. Few clusters make coarse pairs (partners share little); many make pairs of near
+neighbours in pose (or action-unit) space, though never the anchor itself. --gating ungated: the
+baseline at the same budget, which uses no pairs. Every member is scored on the synthetic faces' true factors:
 placement, DCI, the pixel variance its pairs explain, and the held-out ELBO.
 """
 
