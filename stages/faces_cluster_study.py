@@ -23,14 +23,13 @@ from faces_common import ALIGNED, CHECKPOINTS, FEATURES, GREY, RAW, run_stage, s
 from gatedvae import params as P
 from gatedvae.atomic import save_json
 from gatedvae.engine import encode_mean, train
-from gatedvae.evaluation import EvalSettings, reconstruction_and_elbo, split_rows
+from gatedvae.evaluation import REGRESSORS, EvalSettings, reconstruction_and_elbo, split_rows
 from gatedvae.faces import clustering, features
 from gatedvae.faces.config import GATINGS, PARTITIONS, check_faces, train_config
 from gatedvae.faces.evaluation import (FACTOR_NAMES, factor_scores, load_ground_truth,
                                        pair_variance_explained)
 
 STUDY = "studies.faces_clusters"
-REGRESSORS = {"lasso": "lasso", "rf": "random_forest"}
 
 
 def pair_groups(params: dict, k: int, image_ids: list[str]) -> tuple[pd.DataFrame, dict]:

@@ -12,15 +12,12 @@ from faces_common import ALIGNED, FIGURES, GREY, GROUPS, METRICS, MODELS, RAW, R
 from gatedvae import params as P
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.engine import encode_mean, load_model, reconstruct, traverse
-from gatedvae.evaluation import reconstruction_and_elbo
+from gatedvae.evaluation import REGRESSORS, EvalSettings, reconstruction_and_elbo, split_rows
 from gatedvae.faces.config import GATINGS, PARTITIONS, check_faces
 from gatedvae.faces.evaluation import (FACTOR_NAMES, factor_scores, load_ground_truth,
                                        most_active_dims, pair_variance_explained)
 from gatedvae.metrics.placement import partition_bounds
 from gatedvae.plots import hinton, reconstruction_grid, traversal_grid
-
-REGRESSORS = {"lasso": "lasso", "rf": "random_forest"}
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -41,9 +38,7 @@ def main(argv=None) -> int:
     n = len(images)
     P.check(n_train + n_test <= n, f"{key}.n_train",
             f"+ {key}.n_test ({n_train} + {n_test}) exceed the data ({n} aligned images)")
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(n, n_train + n_test, replace=False)
-    train_rows, test_rows = np.sort(chosen[:n_train]), np.sort(chosen[n_train:])
+    train_rows, test_rows = split_rows(n, EvalSettings(n_train=n_train, n_test=n_test, seed=seed))
     truth = load_ground_truth(RAW, ALIGNED)  # synthetic faces only
     names = FACTOR_NAMES
 
