@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gatedvae.data import dsprites
+from gatedvae.dsprites import data as dsprites
 
 REMOVE = object()  # an override value that drops the key from the file
 

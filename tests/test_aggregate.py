@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gatedvae.aggregate import (
+from gatedvae.dsprites.table1 import (
     agreement_counts,
     aggregate_runs,
     direction_agreement,

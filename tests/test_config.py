@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from gatedvae import params as P
-from gatedvae.config import check_dsprites, intended_partition, partitions, train_config
+from gatedvae.dsprites.config import check_dsprites, intended_partition, partitions, train_config
 from gatedvae.params import ParamError
 from gatedvae.scales import apply_scale, flatten
 
@@ -27,21 +27,21 @@ def test_committed_params_are_valid(params):
 
 
 @pytest.mark.parametrize("edit,key", [
-    (lambda p: p["net"].update(latent_dim=9), "net.partition_sizes"),
-    (lambda p: p["sweep"].update(models=["beta_vae", "vq_vae"]), "sweep.models"),
-    (lambda p: p["objectives"]["beta_vae"].update(beta=-4.0), "objectives.beta_vae.beta"),
-    (lambda p: p["objectives"]["dip_vae_ii"].update(lambda_od=-1), "objectives.dip_vae_ii.lambda_od"),
-    (lambda p: p["train"].update(batch_size=10**7), "train.batch_size"),
-    (lambda p: p["train"].update(lr=0), "train.lr"),
-    (lambda p: p["train"].update(partition_order="zigzag"), "train.partition_order"),
-    (lambda p: p["net"].update(partition_sizes=[4, 4]), "net.partition_sizes"),
-    (lambda p: p["pairs"]["partitions"].update(colour=["colour"]), "pairs.partitions.colour"),
-    (lambda p: p["evaluate"].update(n_train=10**7), "evaluate.n_train"),
-    (lambda p: p["sweep"].update(seeds=[]), "sweep.seeds"),
+    (lambda p: p["net"].update(latent_dim=9), "dsprites.net.partition_sizes"),
+    (lambda p: p["sweep"].update(models=["beta_vae", "vq_vae"]), "dsprites.sweep.models"),
+    (lambda p: p["objectives"]["beta_vae"].update(beta=-4.0), "dsprites.objectives.beta_vae.beta"),
+    (lambda p: p["objectives"]["dip_vae_ii"].update(lambda_od=-1), "dsprites.objectives.dip_vae_ii.lambda_od"),
+    (lambda p: p["train"].update(batch_size=10**7), "dsprites.train.batch_size"),
+    (lambda p: p["train"].update(lr=0), "dsprites.train.lr"),
+    (lambda p: p["train"].update(partition_order="zigzag"), "dsprites.train.partition_order"),
+    (lambda p: p["net"].update(partition_sizes=[4, 4]), "dsprites.net.partition_sizes"),
+    (lambda p: p["pairs"]["partitions"].update(colour=["colour"]), "dsprites.pairs.partitions.colour"),
+    (lambda p: p["evaluate"].update(n_train=10**7), "dsprites.evaluate.n_train"),
+    (lambda p: p["sweep"].update(seeds=[]), "dsprites.sweep.seeds"),
 ])
 def test_bad_values_name_their_key(params, edit, key):
     bad = copy.deepcopy(params)
-    edit(bad)
+    edit(bad["dsprites"])
     with pytest.raises(ParamError, match=f"`{key}`"):
         check_dsprites(bad)
 

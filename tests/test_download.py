@@ -1,4 +1,4 @@
-"""gatedvae.data.download against a real HTTP server on 127.0.0.1."""
+"""gatedvae.download against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dsprites_http import Route, closed_port, start_server
-from gatedvae.data.download import DownloadError, fetch, looks_like_html, md5sum
+from gatedvae.download import DownloadError, fetch, looks_like_html, md5sum
 
 PAYLOAD = np.random.default_rng(0).integers(0, 256, 3 * (1 << 20) + 123, np.uint8).tobytes()
 PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()

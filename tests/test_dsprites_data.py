@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import pickletools
 import subprocess
 import sys
@@ -16,8 +15,8 @@ import yaml
 
 from dsprites_http import Route, start_server
 from dsprites_npz import REMOVE, official_arrays, py2_pickle, write_npz, write_official_npz
-from gatedvae.data import dsprites as D
-from gatedvae.data.download import DownloadError
+from gatedvae.dsprites import data as D
+from gatedvae.download import DownloadError
 
 REPO = Path(__file__).resolve().parents[1]
 SQUARE, ELLIPSE, HEART = 0, 1, 2
@@ -362,23 +361,27 @@ def test_unknown_source_and_broken_file(tmp_path):
 
 # ---------------------------------------------------------------- the stage script
 
-def full_params(dsprites_section: str) -> str:
-    """The repository's params.yaml with its dsprites section replaced (the stage checks all)."""
+def full_params(acquire_section: str) -> str:
+    """The repository's params.yaml with its dsprites.acquire section replaced (the stage checks
+    all of dsprites)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params.pop("dsprites")
-    params["evaluate"].update(n_train=200, n_test=100)
-    params.update(yaml.safe_load(dsprites_section))
+    params["dsprites"].pop("acquire")
+    params["dsprites"]["evaluate"].update(n_train=200, n_test=100)
+    params["dsprites"].update(yaml.safe_load(acquire_section) or {})
     return yaml.safe_dump(params)
+
+
+STAGE_ARGS = ["--images", "data/dsprites/images.npy", "--factors", "data/dsprites/factors.parquet"]
 
 
 def run_stage(folder: Path, params: str) -> subprocess.CompletedProcess:
     (folder / "params.yaml").write_text(full_params(params))
-    return subprocess.run([sys.executable, str(REPO / "stages" / "acquire_dsprites.py")],
+    return subprocess.run([sys.executable, str(REPO / "stages" / "dsprites_acquire.py"), *STAGE_ARGS],
                           cwd=folder, capture_output=True, text=True, timeout=120)
 
 
 def test_stage_script_writes_valid_outputs(tmp_path):
-    done = run_stage(tmp_path, "dsprites:\n  source: generate\n  n_images: 500\n  seed: 2\n"
+    done = run_stage(tmp_path, "acquire:\n  source: generate\n  n_images: 500\n  seed: 2\n"
                                "  path: null\n  md5: null\n  download_dir: null\n")
     assert done.returncode == 0, done.stderr
     assert '"n_images": 500' in done.stdout
@@ -388,28 +391,25 @@ def test_stage_script_writes_valid_outputs(tmp_path):
     assert np.array_equal(images, D.render(D.sample_classes(500, 2)))
 
 
-def load_stage():
-    spec = importlib.util.spec_from_file_location("acquire_dsprites",
-                                                  REPO / "stages" / "acquire_dsprites.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("params, key", [
-    ("dsprites:\n  source: web\n  n_images: 5\n  seed: 0\n", "dsprites.source"),
-    ("dsprites:\n  source: generate\n  n_images: -1\n  seed: 0\n", "dsprites.n_images"),
-    ("dsprites:\n  source: generate\n  n_images: 5\n", "dsprites.seed"),
-    ("dsprites:\n  source: path\n  n_images: 5\n  seed: 0\n  path: no.npz\n", "dsprites.path"),
-    ("dsprites:\n  source: download\n  n_images: 5\n  seed: 0\n  md5: abc\n", "dsprites.md5"),
-    ("dsprites:\n  source: download\n  n_images: 5\n  seed: 0\n  url: ftp://x\n",
-     "dsprites.url"),
-    ("other: 1\n", "dsprites"),
+    ("acquire:\n  source: web\n  n_images: 5\n  seed: 0\n", "dsprites.acquire.source"),
+    ("acquire:\n  source: generate\n  n_images: -1\n  seed: 0\n", "dsprites.acquire.n_images"),
+    ("acquire:\n  source: generate\n  n_images: 5\n", "dsprites.acquire.seed"),
+    ("acquire:\n  source: path\n  n_images: 5\n  seed: 0\n  path: no.npz\n", "dsprites.acquire.path"),
+    ("acquire:\n  source: download\n  n_images: 5\n  seed: 0\n  md5: abc\n", "dsprites.acquire.md5"),
+    ("acquire:\n  source: download\n  n_images: 5\n  seed: 0\n  url: ftp://x\n",
+     "dsprites.acquire.url"),
+    ("other: 1\n", "dsprites.acquire"),
 ], ids=["source", "n_images", "seed", "path", "md5", "url", "section"])
 def test_stage_script_names_the_bad_param(tmp_path, monkeypatch, capsys, params, key):
-    stage = load_stage()
+    """Through the stage harness in this process: exit code 2, the key named, nothing written."""
+    from gatedvae.dsprites.prepare import acquire
+    from gatedvae.stage import arg, run
+
     (tmp_path / "params.yaml").write_text(full_params(params))
     monkeypatch.chdir(tmp_path)
-    assert stage.main([]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        run(acquire, None, arg("--images"), arg("--factors"), argv=STAGE_ARGS)
+    assert exit_.value.code == 2
     assert f"`{key}`" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from gatedvae.engine import (TrainConfig, TrainingDiverged, finetune_decoder, load_model,
-                             save_model, train)
-from gatedvae.objectives import BetaVAE, OBJECTIVES, register_objective
+from gatedvae.training.checkpoint import load_model, save_model
+
+from gatedvae.training.config import TrainConfig
+
+from gatedvae.training.fit import TrainingDiverged, finetune_decoder, train
+from gatedvae.training.objectives import BetaVAE, OBJECTIVES, register_objective
 
 
 def _data(n=512, seed=0):
@@ -49,7 +52,8 @@ def test_seeded_runs_repeat_exactly(tmp_path, gated):
 KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    from gatedvae.engine import TrainConfig, train
+    from gatedvae.training.config import TrainConfig
+    from gatedvae.training.fit import train
     images, groups = np.load(sys.argv[1]), np.load(sys.argv[2])
     cfg = TrainConfig(hidden=16, latent_dim=4, partitions=[2, 2], epochs=4, batch_size=64,
                       lr=1e-3, image_size=16, seed=0, device="cpu")

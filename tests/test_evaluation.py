@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from gatedvae.evaluation import reconstruction_and_elbo
-from gatedvae.models import build_net
+from gatedvae.evaluation.evaluate import reconstruction_and_elbo
+from gatedvae.training.models import build_net
 
 MU = np.array([1.0, -2.0, 0.5])
 LOGVAR = np.array([0.0, math.log(4.0), -1.0])

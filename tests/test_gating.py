@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from gatedvae.engine import step_loss
-from gatedvae.gating import partition_masks
-from gatedvae.models import build_net
-from gatedvae.objectives import OBJECTIVES, build_objective
+from gatedvae.training.fit import step_loss
+from gatedvae.training.gating import partition_masks
+from gatedvae.training.models import build_net
+from gatedvae.training.objectives import OBJECTIVES, build_objective
 
 SIZES = [2, 3, 1, 2]  # unequal on purpose
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from gatedvae.metrics import dci, dci_from_importance
+from gatedvae.evaluation.metrics import dci, dci_from_importance
 
 
 # --- known answers from the importance matrix alone ---------------------------------------------

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from gatedvae.metrics import beta_vae_metric, factor_vae_metric, mig
-from gatedvae.metrics._common import RowsByClass
-from gatedvae.metrics.mig import discretise
+from gatedvae.evaluation.metrics import beta_vae_metric, factor_vae_metric, mig
+from gatedvae.evaluation.metrics._common import RowsByClass
+from gatedvae.evaluation.metrics.mig import discretise
 
 SIZES = (3, 4, 5, 6)
 

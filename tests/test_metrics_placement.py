@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gatedvae.metrics import partition_bounds, placement
+from gatedvae.evaluation.metrics import partition_bounds, placement
 
 DSPRITES = ["shape", "scale", "orientation", "pos_x", "pos_y"]
 DSPRITES_INTENDED = [0, 1, 2, 3, 3]  # position shares the fourth partition

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from gatedvae.objectives import (build_objective, dip_covariance, kl_to_standard_normal,
+from gatedvae.training.objectives import (build_objective, dip_covariance, kl_to_standard_normal,
                                  mmd_unbiased)
 
 
@@ -75,7 +75,7 @@ def test_bad_objective_params_are_named(name, params, message):
 
 
 def test_permute_dims_shuffles_each_dimension_across_the_batch():
-    from gatedvae.objectives import permute_dims
+    from gatedvae.training.objectives import permute_dims
     z = torch.arange(40, dtype=torch.float32).reshape(10, 4)  # column j holds 4i + j
     p = permute_dims(z, torch.Generator().manual_seed(0))
     for j in range(4):  # each column is a permutation of itself: values never move across dims

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gatedvae.pairs import PairSampler, group_ids
+from gatedvae.training.pairs import PairSampler, group_ids
 
 
 def _groups(n=500, seed=0):

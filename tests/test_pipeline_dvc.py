@@ -23,7 +23,8 @@ FACES_STAGES = {"faces_acquire", "faces_align", "faces_greyscale", "faces_featur
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     repo = copy_project(tmp_path_factory.mktemp("pipeline"))
-    first = dvc(repo, "repro")
+    # every stage writes the params keys it read there (gatedvae.params.write_record)
+    first = dvc(repo, "repro", extra_env={"GATEDVAE_PARAMS_LOG": str(repo.parent / "params_read")})
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "tiny repro")
     return repo, first.stdout
@@ -32,11 +33,11 @@ def repo(tmp_path_factory):
 def test_repro_builds_every_output(repo):
     repo, output = repo
     names = {f"{m}-{g}-0" for m in MODELS for g in ("gated", "ungated")}
-    assert stages_run(output) == {"acquire_dsprites", "pairs_dsprites", "aggregate_dsprites", "report",
+    assert stages_run(output) == {"dsprites_acquire", "dsprites_pairs", "dsprites_aggregate", "report",
                                   "study_summary"} | {
-        f"{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
-        f"beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
-        "noise_study@0.0-0", "noise_study@0.5-0"} | FACES_STAGES | {
+        f"dsprites_{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
+        f"dsprites_beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
+        "dsprites_noise_study@0.0-0", "dsprites_noise_study@0.5-0"} | FACES_STAGES | {
         "faces_cluster_study@2-0", "faces_cluster_study@8-0", "faces_cluster_baseline@0"}
     images = np.load(repo / "data/dsprites/images.npy", mmap_mode="r")
     assert images.dtype == np.uint8 and images.shape == (1536, 64, 64)
@@ -109,12 +110,12 @@ def test_second_repro_does_nothing(repo):
 def test_changing_one_training_param_reruns_only_downstream(repo):
     repo, _ = repo
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["objectives"]["dip_vae_ii"]["lambda_d"] = 125.0
+    params["dsprites"]["objectives"]["dip_vae_ii"]["lambda_d"] = 125.0
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rerun = dvc(repo, "repro")
     runs = {f"dip_vae_ii-{g}-0" for g in ("gated", "ungated")}
-    assert stages_run(rerun.stdout) == {"aggregate_dsprites", "report"} | {
-        f"{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in runs}
+    assert stages_run(rerun.stdout) == {"dsprites_aggregate", "report"} | {
+        f"dsprites_{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in runs}
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "lambda_d 125")
     diff = dvc(repo, "metrics", "diff", "HEAD~1", "--json").stdout
@@ -127,7 +128,7 @@ def test_invalid_param_fails_the_first_stage_naming_the_key(tmp_path):
     (repo / "params.yaml").write_text(text)
     failed = dvc(repo, "repro", check=False)
     assert failed.returncode != 0
-    assert "net.partition_sizes" in failed.stdout + failed.stderr
+    assert "dsprites.net.partition_sizes" in failed.stdout + failed.stderr
     assert not (repo / "data/dsprites/images.npy").exists()
 
 
@@ -142,3 +143,40 @@ def test_report_links_resolve_and_html_is_self_contained(repo):
     page = (repo / "reports/report.html").read_text()
     assert page.count("data:image/png;base64,") == len(links)
     assert "src='http" not in page and 'src="http' not in page
+
+
+def test_each_stage_reads_only_params_it_declares(repo):
+    """What each stage read from params.yaml (recorded during the first repro) is covered by the
+    `params` its dvc.yaml entry declares, so that changing any value it uses reruns it."""
+    from dvc.repo import Repo
+
+    repo, _ = repo
+    with Repo(str(repo)) as dvc_repo:
+        declared = {stage.addressing: [key for dep in stage.deps if hasattr(dep, "params")
+                                       for key in (dep.params or ["*"])]  # no keys: the whole file
+                    for stage in dvc_repo.index.stages}
+    records = [json.loads(p.read_text()) for p in (repo.parent / "params_read").glob("*.json")]
+    assert {r["stage"] for r in records} == set(declared)  # every stage ran and recorded
+    gaps = {r["stage"]: [k for k in r["keys"] if not any(
+        d == "*" or k == d or k.startswith(d + ".") for d in declared[r["stage"]])] for r in records}
+    assert {stage: keys for stage, keys in gaps.items() if keys} == {}
+
+
+def test_study_values_reach_training(repo):
+    """beta and the noise fraction change what is trained, not only the rows' labels."""
+    repo, _ = repo
+    member = {path.stem: json.loads(path.read_text())
+              for study in ("beta_sweep", "noise") for path in (repo / "reports/studies" / study).glob("*.json")}
+    for gating in ("gated", "ungated"):  # beta 0 leaves the KL free: far better reconstructions
+        assert member[f"0.0-{gating}-0"]["test_recon_bce"] < member[f"4.0-{gating}-0"]["test_recon_bce"]
+    assert member["0.0-0"]["test_recon_bce"] != member["0.5-0"]["test_recon_bce"]
+
+
+def test_run_folders_are_dvc_matrix_keys(repo):
+    """dsprites.spec.run_key names each run as DVC's ${key} does (the aggregate relies on it)."""
+    from gatedvae.dsprites.spec import run_key
+
+    repo, _ = repo
+    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    keys = {name.split("@", 1)[1] for name in stages if name.startswith("dsprites_train@")}
+    assert keys == {run_key(m, g, 0) for m in MODELS for g in ("gated", "ungated")}

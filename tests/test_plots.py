@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from gatedvae.atomic import save_figure
-from gatedvae.plots import hinton, line_with_errorbars, reconstruction_grid, traversal_grid
+from gatedvae.evaluation.plots import hinton, line_with_errorbars, reconstruction_grid, traversal_grid
 
 CODES = [f"z{i}" for i in range(8)]
 FACTORS = ["shape", "scale", "orientation", "pos_x", "pos_y"]

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from gatedvae.atomic import save_figure
-from gatedvae.report import Report
+from gatedvae.report.document import Report
 
 
 def _png(path: Path) -> Path:

@@ -17,10 +17,12 @@ import time
 import numpy as np
 import torch
 
-from gatedvae.engine import TrainConfig, new_model, step_loss, train
-from gatedvae.gating import partition_masks
-from gatedvae.objectives import build_objective
-from gatedvae.pairs import PairSampler
+from gatedvae.training.config import TrainConfig
+
+from gatedvae.training.fit import new_model, step_loss, train
+from gatedvae.training.gating import partition_masks
+from gatedvae.training.objectives import build_objective
+from gatedvae.training.pairs import PairSampler
 
 
 class _PerItemPairs(torch.utils.data.Dataset):

@@ -1,14 +1,62 @@
-"""Read params.yaml and check values, naming the key that is wrong."""
+"""Read params.yaml and check values, naming the key that is wrong.
+
+`load` returns a Params mapping that records every dotted key read through `get` (and the
+checkers built on it), so that a test can compare what each stage reads with what its `params`
+in dvc.yaml declare: with GATEDVAE_PARAMS_LOG set to a folder, `write_record` leaves one JSON
+file per stage there. Whole-file validation runs inside `unrecorded()`: checking a value is not
+using it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import yaml
 
+from gatedvae.errors import StageError
 
-class ParamError(ValueError):
+RECORD_ENV = "GATEDVAE_PARAMS_LOG"
+
+
+class Params(dict):
+    """The parsed params.yaml, plus the dotted keys read from it."""
+
+    def __init__(self, *args, path: str | Path = "params.yaml", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.path = Path(path)
+        self.read: set[str] = set()
+        self.recording = True
+
+
+@contextlib.contextmanager
+def unrecorded(params: dict) -> Iterator[None]:
+    """Reads inside this block are not recorded (validation of the whole file)."""
+    if not isinstance(params, Params) or not params.recording:
+        yield
+        return
+    params.recording = False
+    try:
+        yield
+    finally:
+        params.recording = True
+
+
+def write_record(params: dict, stage: str | None = None) -> None:
+    """With GATEDVAE_PARAMS_LOG set, write the keys this stage read (named by DVC_STAGE)."""
+    folder = os.environ.get(RECORD_ENV)
+    stage = stage or os.environ.get("DVC_STAGE")
+    if not folder or not stage or not isinstance(params, Params):
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    safe = stage.replace("/", "_").replace(":", "_")
+    (Path(folder) / f"{safe}.json").write_text(json.dumps({"stage": stage, "keys": sorted(params.read)}))
+
+
+class ParamError(StageError, ValueError):
     """A params.yaml value is missing or invalid; the message names the key."""
 
 
@@ -23,11 +71,13 @@ def load(path: str | Path = "params.yaml") -> dict:
             raise ParamError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(params, dict):
         raise ParamError(f"{path}: expected a mapping at the top level")
-    return params
+    return Params(params, path=path)
 
 
 def get(params: dict, key: str, default: Any = ..., *, file: str = "params.yaml") -> Any:
     """Look up a dotted key; a missing key without a default is an error that names it."""
+    if isinstance(params, Params) and params.recording:
+        params.read.add(key)
     node: Any = params
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:

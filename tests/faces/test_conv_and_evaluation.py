@@ -9,10 +9,11 @@ import pytest
 import torch
 import yaml
 
+from gatedvae.evaluation.settings import EvalSettings
 from gatedvae.faces.config import train_config
-from gatedvae.engine import traverse
-from gatedvae.faces.evaluation import factor_scores, most_active_dims
-from gatedvae.models import build_net
+from gatedvae.training.infer import traverse
+from gatedvae.faces.scoring import factor_scores, most_active_dims
+from gatedvae.training.models import build_net
 from gatedvae.params import ParamError
 
 PARAMS = yaml.safe_load(open("params.yaml"))
@@ -93,10 +94,9 @@ def test_placement_known_answer(swap):
         pose_dims, expr_dims = [10, 11], [0, 1, 2, 3]
     codes[:, pose_dims] += truth[:, :2]
     codes[:, expr_dims] += truth[:, 2:]
-    names = ["yaw", "pitch", "smile", "mouth_open", "brow", "eye_closure"]
     summary, details, importance = factor_scores(
-        codes[:400], truth[:400], codes[400:], truth[400:], partition_sizes=[6, 18], factor_names=names,
-        regressor="lasso", lasso_alpha=0.02, rf_trees=10, rf_depth=12, seed=0)
+        codes[:400], truth[:400], codes[400:], truth[400:], partition_sizes=[6, 18],
+        settings=EvalSettings(lasso_alpha=0.02, rf_trees=10, rf_depth=12, seed=0))["lasso"]
     expected = 0.0 if swap else 1.0
     assert details["groups"]["pose"] == pytest.approx(expected, abs=0.02)
     assert details["groups"]["expression"] == pytest.approx(expected, abs=0.02)
@@ -104,7 +104,7 @@ def test_placement_known_answer(swap):
 
 
 def test_pair_variance_explained_known_answers():
-    from gatedvae.faces.evaluation import pair_variance_explained
+    from gatedvae.faces.scoring import pair_variance_explained
     rng = np.random.default_rng(0)
     # groups that fix the image up to small noise explain almost all the variance
     levels = np.array([20, 120, 220])

@@ -102,6 +102,8 @@ def test_cluster_study_member_without_ground_truth_and_with_a_bad_count(repo, tm
 
     def member(*args):
         return subprocess.run([sys.executable, str(repo / "stages/faces_cluster_study.py"), "--seed", "0",
+                               "--images", "data/faces/grey.npy", "--features", "data/faces/features.parquet",
+                               "--raw", "data/faces/raw", "--aligned", "data/faces/aligned",
                                "--out", "member.json", *args], cwd=work, capture_output=True, text=True)
 
     done = member("--gating", "gated", "--clusters", "4")

@@ -1,6 +1,6 @@
 """The repository's own dSprites DAG, at tiny scale, through the flow (real stages, real DVC).
 
-The dSprites branch up to `aggregate_dsprites`, with one model in the sweep, keeps it to nine
+The dSprites branch up to `dsprites_aggregate`, with one model in the sweep, keeps it to nine
 stages: acquire, pairs, train/finetune/evaluate for the gated and un-gated runs, aggregate.
 (The toy pipeline's tests cover the rest of the behaviour on a whole DAG, faster.)
 """
@@ -28,18 +28,18 @@ def test_real_tiny_dsprites_dag_runs_through_the_flow(prefect_server, tmp_path):
     # The copy's tiny scale sweeps one model (the flow applies the scale, as `--scale tiny` does).
     tiny = repo / "configs/scales/tiny.yaml"
     overlay = yaml.safe_load(tiny.read_text())
-    overlay["sweep"]["models"] = ["beta_vae"]
+    overlay["dsprites"]["sweep"]["models"] = ["beta_vae"]
     tiny.write_text(yaml.safe_dump(overlay))
 
     started = time.monotonic()
-    target = ["aggregate_dsprites"]
+    target = ["dsprites_aggregate"]
     state, summary, _ = run_flow(repo, scale="tiny", max_parallel=2, targets=target)
     print(f"real tiny dSprites branch (one model), first flow run: {time.monotonic() - started:.1f} s")
     assert state.is_completed(), summary
-    assert yaml.safe_load((repo / "params.yaml").read_text())["sweep"]["models"] == ["beta_vae"]
+    assert yaml.safe_load((repo / "params.yaml").read_text())["dsprites"]["sweep"]["models"] == ["beta_vae"]
     runs = [f"{g}-0" for g in ("beta_vae-gated", "beta_vae-ungated")]
-    expected = {"acquire_dsprites", "pairs_dsprites", "aggregate_dsprites"} | {
-        f"{stage}@{run}" for stage in ("train", "finetune", "evaluate") for run in runs}
+    expected = {"dsprites_acquire", "dsprites_pairs", "dsprites_aggregate"} | {
+        f"dsprites_{stage}@{run}" for stage in ("train", "finetune", "evaluate") for run in runs}
     assert set(summary) == expected
     assert {e["action"] for e in summary.values()} == {"ran"}
     assert (repo / "reports/metrics/dsprites.json").exists()

@@ -15,7 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from gatedvae.atomic import atomic_path
-from gatedvae.data.download import DownloadError, fetch, looks_like_html, md5sum
+from gatedvae.download import DownloadError, fetch, looks_like_html, md5sum
+from gatedvae.errors import StageError
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ REQUIRED = ("img_align_celeba.zip", "list_landmarks_align_celeba.txt", "list_att
 OFFICIAL_PAGE = "http://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
-class AcquireError(RuntimeError):
+class AcquireError(StageError, RuntimeError):
     """CelebA could not be put in place; the message says which files to place where."""
 
 

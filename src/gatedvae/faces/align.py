@@ -128,3 +128,10 @@ def align_images(image_dir: str | Path, image_ids: list[str], landmarks: np.ndar
             pool.shutdown()
     images = np.concatenate(pieces) if pieces else np.zeros((0, size, size, 3), np.uint8)
     return AlignResult(images=images, image_ids=kept, failures=failures)
+
+
+def aligned_ids(aligned: str | Path) -> list[str]:
+    """The image ids of an aligned set (images.npy, index.parquet), in row order of its images."""
+    import pandas as pd
+
+    return pd.read_parquet(Path(aligned) / "index.parquet")["image_id"].tolist()

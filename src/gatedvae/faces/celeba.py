@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gatedvae.atomic import save_text
+from gatedvae.errors import StageError
 
 LANDMARK_COLUMNS = ("lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y",
                     "leftmouth_x", "leftmouth_y", "rightmouth_x", "rightmouth_y")
@@ -30,7 +31,7 @@ ATTRIBUTES = (
 IMAGE_ID = re.compile(r"^[\w.-]+\.(jpg|jpeg|png)$", re.IGNORECASE)
 
 
-class CelebAFormatError(ValueError):
+class CelebAFormatError(StageError, ValueError):
     """A CelebA annotation file does not have the expected format; names file and line."""
 
 

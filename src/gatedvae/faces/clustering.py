@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
+from gatedvae.faces.config import ClusterConfig  # noqa: F401 (re-exported)
 from gatedvae.faces.features import POSE_COLUMNS
-from gatedvae.faces.openface import AU_INTENSITIES
+from gatedvae.faces.spec import AU_INTENSITIES
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    n_clusters: int
-    seed: int = 0
-    min_mean_size: float = 4.0     # cap k at n / min_mean_size for small data sets
-    algorithm: str = "minibatch"   # or "full" (Lloyd's KMeans)
-    n_init: int = 3
-    batch_size: int = 4096
-    merge_singletons: bool = True
 
 
 def cluster(values: np.ndarray, cfg: ClusterConfig, *, name: str) -> tuple[np.ndarray, dict]:

@@ -1,17 +1,107 @@
-"""faces.train params -> the shared engine's TrainConfig; errors name the params.yaml key."""
+"""params.yaml's `faces` section -> validated settings. Every error names the key to fix.
+
+Each faces stage calls `check_faces` first (inside `unrecorded`: checking a value is not using
+it), so a bad value anywhere stops `dvc repro` at the first stage rather than after training;
+then it builds just the settings it uses with the functions below, which the check runs too.
+No torch import.
+"""
 
 from __future__ import annotations
 
-from gatedvae.engine import PARTITION_ORDERS, TrainConfig
-from gatedvae.objectives import OBJECTIVES
-from gatedvae.params import ParamError, check, choice, get, number
+from dataclasses import dataclass
 
-GATINGS = ("gated", "ungated")
-PARTITIONS = ("pose", "expression")   # the groups.parquet columns, in latent order
+from gatedvae.evaluation.settings import EvalSettings
+from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITIONS, SOURCES,
+                                 SyntheticConfig, config_from_dict)
+from gatedvae.params import ParamError, check, choice, get, number, unrecorded
+from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
+
 KEYS = {"net": "net", "hidden": "hidden", "latent_dim": "partition_sizes", "partitions": "partition_sizes",
         "objective": "objective", "objective_params": "objective_params", "epochs": "epochs",
         "batch_size": "batch_size", "lr": "lr", "partition_order": "partition_order",
         "target_noise": "target_noise", "image_size": "faces.align.size"}
+
+
+def synthetic_config(params: dict) -> SyntheticConfig:
+    values = get(params, "faces.acquire.synthetic")
+    check(isinstance(values, dict), "faces.acquire.synthetic", "must be a mapping")
+    number(params, "faces.acquire.synthetic.n_images", integer=True, minimum=1)
+    try:
+        return config_from_dict(values)
+    except (TypeError, ValueError) as e:
+        raise ParamError(f"params.yaml: `faces.acquire.synthetic` {e}") from e
+
+
+@dataclass
+class AlignSettings:
+    image_set: str
+    size: int
+    face_scale: float
+    min_eye_distance: float
+    max_residual: float
+    workers: int
+
+
+def align_settings(params: dict) -> AlignSettings:
+    key = "faces.align"
+    return AlignSettings(image_set=choice(params, f"{key}.image_set", IMAGE_SETS),
+                         size=number(params, f"{key}.size", integer=True, minimum=8),
+                         face_scale=number(params, f"{key}.face_scale", positive=True),
+                         min_eye_distance=number(params, f"{key}.min_eye_distance", positive=True),
+                         max_residual=number(params, f"{key}.max_residual", positive=True),
+                         workers=number(params, f"{key}.workers", integer=True, minimum=0))
+
+
+def sheet_size(params: dict) -> tuple[int, int]:
+    """(rows, cols) of the greyscale stage's contact sheet."""
+    return (number(params, "faces.greyscale.sheet_rows", integer=True, minimum=1),
+            number(params, "faces.greyscale.sheet_cols", integer=True, minimum=1))
+
+
+def extractor(params: dict) -> str:
+    return choice(params, "faces.features.extractor", EXTRACTORS)
+
+
+def synthetic_features(params: dict) -> dict:
+    """The synthetic extractor's noise settings (keyword arguments of extractors.from_synthetic)."""
+    key = "faces.features.synthetic"
+    return dict(pose_noise_deg=number(params, f"{key}.pose_noise_deg", minimum=0),
+                au_noise=number(params, f"{key}.au_noise", minimum=0),
+                failure_rate=number(params, f"{key}.failure_rate", minimum=0),
+                seed=number(params, f"{key}.seed", integer=True))
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """k-means settings of one partition (gatedvae.faces.clustering)."""
+    n_clusters: int
+    seed: int = 0
+    min_mean_size: float = 4.0     # cap k at n / min_mean_size for small data sets
+    algorithm: str = "minibatch"   # or "full" (Lloyd's KMeans)
+    n_init: int = 3
+    batch_size: int = 4096
+    merge_singletons: bool = True
+
+
+def cluster_config(params: dict, part: str) -> ClusterConfig:
+    """k-means settings of one partition (`pose` or `expression`)."""
+    key = "faces.cluster"
+    return ClusterConfig(
+        n_clusters=number(params, f"{key}.{part}_clusters", integer=True, minimum=1),
+        seed=number(params, f"{key}.seed", integer=True),
+        min_mean_size=number(params, f"{key}.min_mean_size", positive=True),
+        algorithm=choice(params, f"{key}.algorithm", ("minibatch", "full")),
+        n_init=number(params, f"{key}.n_init", integer=True, minimum=1),
+        batch_size=number(params, f"{key}.batch_size", integer=True, minimum=1),
+        merge_singletons=bool(get(params, f"{key}.merge_singletons")))
+
+
+def expression_aus(params: dict) -> list[str] | None:
+    """The AU columns clustered for expression; None for all of them."""
+    aus = get(params, "faces.cluster.expression_aus")
+    check(aus == "all" or (isinstance(aus, list) and aus and all(a in AU_INTENSITIES for a in aus)),
+          "faces.cluster.expression_aus", f"must be `all` or a list drawn from {list(AU_INTENSITIES)}")
+    return None if aus == "all" else list(aus)
 
 
 def train_config(params: dict, *, gating: str, image_size: int) -> TrainConfig:
@@ -20,7 +110,7 @@ def train_config(params: dict, *, gating: str, image_size: int) -> TrainConfig:
     sizes = get(params, f"{key}.partition_sizes")
     check(isinstance(sizes, list) and len(sizes) == len(PARTITIONS) and all(isinstance(s, int) for s in sizes),
           f"{key}.partition_sizes", f"must be two integers (pose, expression), got {sizes!r}")
-    objective = choice(params, f"{key}.objective", sorted(OBJECTIVES))
+    objective = choice(params, f"{key}.objective", sorted(OBJECTIVE_DEFAULTS))
     objective_params = get(params, f"{key}.objective_params", {}) or {}
     check(isinstance(objective_params, dict), f"{key}.objective_params", "must be a mapping of weights")
     cfg = TrainConfig(
@@ -45,53 +135,53 @@ def train_config(params: dict, *, gating: str, image_size: int) -> TrainConfig:
     return cfg
 
 
-def check_faces(params: dict) -> None:
-    """Validate every faces section at once; each faces stage calls it first, so a bad value stops
-    `dvc repro` at the first stage rather than after training."""
-    from gatedvae.faces import extractors, synthetic
-    from gatedvae.faces.openface import AU_INTENSITIES
+def finetune_settings(params: dict) -> tuple[int, float]:
+    """(epochs, lr) of decoder fine-tuning."""
+    return (number(params, "faces.finetune.epochs", integer=True, minimum=0),
+            number(params, "faces.finetune.lr", positive=True))
 
-    source = choice(params, "faces.acquire.source", ("synthetic", "path", "download"))
-    if source == "synthetic":
-        values = get(params, "faces.acquire.synthetic")
-        check(isinstance(values, dict), "faces.acquire.synthetic", "must be a mapping")
-        try:
-            synthetic.config_from_dict(values)
-        except (TypeError, ValueError) as e:
-            raise ParamError(f"params.yaml: `faces.acquire.synthetic` {e}") from e
-        n_images = number(params, "faces.acquire.synthetic.n_images", integer=True, minimum=1)
-    else:
-        check(isinstance(get(params, "faces.acquire.path"), str), "faces.acquire.path", "must be a folder path")
-        n_images = None
-    choice(params, "faces.align.image_set", ("wild", "aligned"))
-    size = number(params, "faces.align.size", integer=True, minimum=8)
-    for key in ("face_scale", "min_eye_distance", "max_residual"):
-        number(params, f"faces.align.{key}", positive=True)
-    number(params, "faces.align.workers", integer=True, minimum=0)
-    extractor = choice(params, "faces.features.extractor", extractors.EXTRACTORS)
-    if extractor == "synthetic":
-        check(source == "synthetic", "faces.features.extractor",
-              "synthetic needs faces.acquire.source: synthetic (the ground truth)")
-    for part in PARTITIONS:
-        number(params, f"faces.cluster.{part}_clusters", integer=True, minimum=1)
-    number(params, "faces.cluster.min_mean_size", positive=True)
-    choice(params, "faces.cluster.algorithm", ("minibatch", "full"))
-    aus = get(params, "faces.cluster.expression_aus")
-    check(aus == "all" or (isinstance(aus, list) and aus and all(a in AU_INTENSITIES for a in aus)),
-          "faces.cluster.expression_aus", f"must be `all` or a list drawn from {list(AU_INTENSITIES)}")
-    cfg = train_config(params, gating="gated", image_size=size)
-    if n_images is not None:
-        check(cfg.batch_size <= n_images, "faces.train.batch_size",
-              f"({cfg.batch_size}) is larger than the data ({n_images} images)")
-    number(params, "faces.finetune.epochs", integer=True, minimum=0)
-    number(params, "faces.finetune.lr", positive=True)
-    n_train = number(params, "faces.evaluate.n_train", integer=True, positive=True)
-    n_test = number(params, "faces.evaluate.n_test", integer=True, positive=True)
-    if n_images is not None:
-        check(n_train + n_test <= n_images, "faces.evaluate.n_train",
-              f"+ faces.evaluate.n_test ({n_train} + {n_test}) exceed the data ({n_images} images)")
-    number(params, "faces.evaluate.traversal_steps", integer=True, minimum=2)
-    for key in ("traversal_images", "traversal_max_dims", "rf_trees", "rf_depth"):
-        number(params, f"faces.evaluate.{key}", integer=True, positive=True)
-    number(params, "faces.evaluate.traversal_range", positive=True)
-    number(params, "faces.evaluate.lasso_alpha", positive=True)
+
+def eval_settings(params: dict, n_images: int | None = None) -> EvalSettings:
+    return EvalSettings.from_params(params, "faces.evaluate", n_images=n_images)
+
+
+@dataclass
+class TraversalSettings:
+    images: int       # test images shown per partition
+    steps: int        # values per dim
+    span: float       # values in [-span, span]
+    max_dims: int     # the most active dims shown per partition
+
+
+def traversal_settings(params: dict) -> TraversalSettings:
+    key = "faces.evaluate"
+    return TraversalSettings(images=number(params, f"{key}.traversal_images", integer=True, positive=True),
+                             steps=number(params, f"{key}.traversal_steps", integer=True, minimum=2),
+                             span=number(params, f"{key}.traversal_range", positive=True),
+                             max_dims=number(params, f"{key}.traversal_max_dims", integer=True, positive=True))
+
+
+def check_faces(params: dict, n_images: int | None = None) -> None:
+    """Validate the whole faces branch at once; n_images: the aligned data's size when known
+    (else, for synthetic faces, how many are rendered)."""
+    with unrecorded(params):
+        source = choice(params, "faces.acquire.source", SOURCES)
+        if source == "synthetic":
+            n_images = n_images if n_images is not None else synthetic_config(params).n_images
+        else:
+            check(isinstance(get(params, "faces.acquire.path"), str), "faces.acquire.path", "must be a folder path")
+        size = align_settings(params).size
+        sheet_size(params)
+        if extractor(params) == "synthetic":
+            check(source == "synthetic", "faces.features.extractor",
+                  "synthetic needs faces.acquire.source: synthetic (the ground truth)")
+        for part in PARTITIONS:
+            cluster_config(params, part)
+        expression_aus(params)
+        cfg = train_config(params, gating="gated", image_size=size)
+        if n_images is not None:
+            check(cfg.batch_size <= n_images, "faces.train.batch_size",
+                  f"({cfg.batch_size}) is larger than the data ({n_images} images)")
+        finetune_settings(params)
+        eval_settings(params, n_images=n_images)
+        traversal_settings(params)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gatedvae.faces import celeba, features, geometry, openface
+from gatedvae.faces.spec import EXTRACTORS  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,6 @@ def _count(counts, **values):
     log.info("features: %s", ", ".join(f"{k} {v}" for k, v in values.items()))
 
 
-EXTRACTORS = ("openface", "celeba_annotations", "synthetic")
 
 
 def load_landmarks_and_attributes(root: Path, landmark_file: str):

@@ -15,12 +15,13 @@ import pandas as pd
 
 from gatedvae.atomic import save_parquet
 from gatedvae.faces.openface import AU_INTENSITIES
+from gatedvae.errors import StageError
 
 POSE_COLUMNS = ("pitch", "yaw")
 COLUMNS = ("image_id", "extractor", "success", "confidence", *POSE_COLUMNS, *AU_INTENSITIES)
 
 
-class FeaturesSchemaError(ValueError):
+class FeaturesSchemaError(StageError, ValueError):
     """features.parquet breaks the contract; the message names the file, column and row."""
 
 

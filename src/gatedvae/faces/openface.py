@@ -15,17 +15,15 @@ import numpy as np
 import pandas as pd
 
 from gatedvae.atomic import save_text
+from gatedvae.errors import StageError
+from gatedvae.faces.spec import AU_INTENSITIES, AU_PRESENCES  # noqa: F401 (re-exported)
 
-AU_INTENSITIES = ("AU01_r", "AU02_r", "AU04_r", "AU05_r", "AU06_r", "AU07_r", "AU09_r", "AU10_r",
-                  "AU12_r", "AU14_r", "AU15_r", "AU17_r", "AU20_r", "AU23_r", "AU25_r", "AU26_r",
-                  "AU45_r")
-AU_PRESENCES = tuple(a.replace("_r", "_c") for a in AU_INTENSITIES[:-1]) + ("AU28_c", "AU45_c")
 POSE = ("pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz")
 SEQUENCE_HEAD = ("frame", "face_id", "timestamp", "confidence", "success")
 IMAGE_HEAD = ("face", "confidence")
 
 
-class OpenFaceFormatError(ValueError):
+class OpenFaceFormatError(StageError, ValueError):
     """An OpenFace CSV is malformed; the message names the file and line."""
 
 

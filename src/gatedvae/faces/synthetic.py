@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -26,27 +26,11 @@ from tqdm import tqdm
 from gatedvae.atomic import atomic_path, save_parquet
 from gatedvae.faces import celeba, openface
 from gatedvae.faces.render import HAIR_COLOUR_NAMES, Face, landmarks, render
+from gatedvae.faces.spec import SyntheticConfig, config_from_dict  # noqa: F401 (re-exported)
 
-POSE_FACTORS = ("yaw", "pitch")
-EXPRESSION_FACTORS = ("smile", "mouth_open", "brow", "eye_closure")
 IMAGE_SIZE = (178, 218)
 
 
-@dataclass(frozen=True)
-class SyntheticConfig:
-    n_images: int = 2000
-    n_identities: int = 200
-    seed: int = 0
-    max_yaw_deg: float = 35.0
-    max_pitch_deg: float = 22.0
-    max_roll_deg: float = 20.0
-    jpeg_quality: int = 90
-    # OpenFace CSV: noise on pose (degrees) and AU intensities, failed and low-confidence rows.
-    openface_pose_noise_deg: float = 2.0
-    openface_au_noise: float = 0.3
-    openface_failure_rate: float = 0.02
-    openface_low_confidence_rate: float = 0.03
-    workers: int = 0  # 0: all cores
 
 
 def au_intensities(smile, mouth_open, brow, eye_closure) -> dict[str, np.ndarray]:
@@ -220,11 +204,3 @@ def openface_rows(factors: pd.DataFrame, cfg: SyntheticConfig) -> pd.DataFrame:
     values = [c for c in rows.columns if c not in ("success",)]
     rows.loc[fail, values] = 0.0
     return rows
-
-
-def config_from_dict(values: dict) -> SyntheticConfig:
-    known = {f.name for f in fields(SyntheticConfig)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown synthetic options {sorted(unknown)}; known: {sorted(known)}")
-    return SyntheticConfig(**values)

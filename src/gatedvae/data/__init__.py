@@ -1,1 +1,0 @@
-"""Data acquisition: downloads, dSprites (rendered here or read from the official file)."""

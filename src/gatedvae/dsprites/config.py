@@ -1,0 +1,160 @@
+"""params.yaml's `dsprites` section -> validated settings. Every error names the key to fix.
+
+Each dSprites stage calls `check_dsprites` first (inside `unrecorded`: checking a value is not
+using it), so a bad value anywhere stops `dvc repro` at the first stage, before any work. Then
+the stage builds just the settings it uses with the functions below, which are the same ones
+the check runs. No torch import.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gatedvae.dsprites.spec import DSPRITES_MD5, DSPRITES_URL, FACTOR_NAMES, N_GRID, SOURCES
+from gatedvae.evaluation.settings import EvalSettings
+from gatedvae.params import ParamError, check, choice, get, number, unrecorded
+from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
+
+# TrainConfig field -> the params.yaml key it comes from (for error messages)
+TRAIN_KEYS = {
+    "net": "dsprites.net.name", "hidden": "dsprites.net.hidden", "latent_dim": "dsprites.net.latent_dim",
+    "partitions": "dsprites.net.partition_sizes", "epochs": "dsprites.train.epochs",
+    "batch_size": "dsprites.train.batch_size", "lr": "dsprites.train.lr",
+    "partition_order": "dsprites.train.partition_order", "target_noise": "dsprites.train.target_noise",
+    "gate_regulariser": "dsprites.train.gate_regulariser", "device": "dsprites.train.device",
+}
+
+
+@dataclass
+class AcquireSettings:
+    source: str
+    n_images: int
+    seed: int
+    path: str | None
+    url: str
+    md5: str | None
+    download_dir: str | None
+
+
+def acquire_settings(params: dict) -> AcquireSettings:
+    key = "dsprites.acquire"
+    check(isinstance(get(params, key), dict), key, "must be a mapping")
+    source = choice(params, f"{key}.source", SOURCES)
+    npz_path = get(params, f"{key}.path", None)
+    url = get(params, f"{key}.url", None) or DSPRITES_URL
+    md5 = get(params, f"{key}.md5", DSPRITES_MD5)
+    download_dir = get(params, f"{key}.download_dir", None)
+    check(npz_path is None or isinstance(npz_path, str), f"{key}.path",
+          f"must be a file path or null, got {npz_path!r}")
+    if source == "path":
+        check(npz_path is not None, f"{key}.path",
+              f"must name the official .npz file when {key}.source is `path`")
+        check(Path(npz_path).is_file(), f"{key}.path", f"{npz_path}: file not found")
+    check(isinstance(url, str) and url.startswith(("http://", "https://")), f"{key}.url",
+          f"must be an http(s) URL, got {url!r}")
+    check(md5 is None or (isinstance(md5, str) and re.fullmatch(r"[0-9a-fA-F]{32}", md5)),
+          f"{key}.md5", f"must be 32 hex digits or null (no check), got {md5!r}")
+    check(download_dir is None or isinstance(download_dir, str), f"{key}.download_dir",
+          f"must be a folder path or null, got {download_dir!r}")
+    return AcquireSettings(source=source, n_images=number(params, f"{key}.n_images", integer=True, minimum=0),
+                           seed=number(params, f"{key}.seed", integer=True, minimum=0), path=npz_path,
+                           url=url, md5=md5, download_dir=download_dir)
+
+
+def sweep(params: dict) -> tuple[list[str], list[int]]:
+    """(models, seeds) of the main matrix."""
+    models = get(params, "dsprites.sweep.models")
+    check(isinstance(models, list) and models, "dsprites.sweep.models", "must be a non-empty list")
+    for model in models:
+        check(model in OBJECTIVE_DEFAULTS, "dsprites.sweep.models",
+              f"names unknown model {model!r}; known: {sorted(OBJECTIVE_DEFAULTS)}")
+    seeds = get(params, "dsprites.sweep.seeds")
+    check(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds),
+          "dsprites.sweep.seeds", f"must be a non-empty list of integers, got {seeds!r}")
+    return list(models), list(seeds)
+
+
+def train_config(params: dict, *, model: str, gating: str, seed: int, pixel_max: int = 1,
+                 image_size: int = 64) -> TrainConfig:
+    check(model in OBJECTIVE_DEFAULTS, "dsprites.sweep.models",
+          f"names unknown model {model!r}; known: {sorted(OBJECTIVE_DEFAULTS)}")
+    check(gating in GATINGS, "gating", f"must be one of {GATINGS}, got {gating!r}")
+    sizes = get(params, "dsprites.net.partition_sizes")
+    check(isinstance(sizes, list) and all(isinstance(s, int) for s in sizes),
+          "dsprites.net.partition_sizes", f"must be a list of integers, got {sizes!r}")
+    objective_key = f"dsprites.objectives.{model}"
+    objective_params = get(params, objective_key, {}) or {}
+    check(isinstance(objective_params, dict), objective_key, "must be a mapping of weights")
+    for key, value in objective_params.items():
+        check(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0,
+              f"{objective_key}.{key}", f"must be a number >= 0, got {value!r}")
+    cfg = TrainConfig(
+        net=get(params, "dsprites.net.name"),
+        hidden=number(params, "dsprites.net.hidden", integer=True, positive=True),
+        latent_dim=number(params, "dsprites.net.latent_dim", integer=True, positive=True),
+        partitions=list(sizes),
+        objective=model, objective_params=dict(objective_params),
+        gated=gating == "gated",
+        gate_regulariser=bool(get(params, "dsprites.train.gate_regulariser", True)),
+        partition_order=choice(params, "dsprites.train.partition_order", PARTITION_ORDERS, "round_robin"),
+        target_noise=number(params, "dsprites.train.target_noise", minimum=0.0, default=0.0),
+        epochs=number(params, "dsprites.train.epochs", integer=True, positive=True),
+        batch_size=number(params, "dsprites.train.batch_size", integer=True, positive=True),
+        lr=number(params, "dsprites.train.lr", positive=True),
+        seed=int(seed), device=str(get(params, "dsprites.train.device", "auto")),
+        pixel_max=pixel_max, image_size=image_size,
+    )
+    for field_name, problem in cfg.problems():
+        raise ParamError(f"params.yaml: `{TRAIN_KEYS.get(field_name, objective_key)}` {problem}")
+    return cfg
+
+
+def partitions(params: dict) -> dict[str, list[str]]:
+    """Partition name -> the factor columns a pair for it shares."""
+    key = "dsprites.pairs.partitions"
+    parts = get(params, key)
+    check(isinstance(parts, dict) and parts, key, "must map each partition name to a list of factor columns")
+    for name, cols in parts.items():
+        check(isinstance(cols, list) and cols and all(c in FACTOR_NAMES for c in cols),
+              f"{key}.{name}", f"must be a non-empty list drawn from {FACTOR_NAMES}, got {cols!r}")
+    return parts
+
+
+def intended_partition(parts: dict[str, list[str]], factors=FACTOR_NAMES) -> list[int | None]:
+    """For each factor, the index of the partition whose pairs share it alone (else None)."""
+    out = []
+    for factor in factors:
+        owners = [i for i, cols in enumerate(parts.values()) if factor in cols]
+        out.append(owners[0] if len(owners) == 1 else None)
+    return out
+
+
+def finetune_settings(params: dict) -> tuple[int, float]:
+    """(epochs, lr) of decoder fine-tuning."""
+    return (number(params, "dsprites.finetune.epochs", integer=True, minimum=0),
+            number(params, "dsprites.finetune.lr", positive=True))
+
+
+def eval_settings(params: dict, n_images: int | None = None) -> EvalSettings:
+    return EvalSettings.from_params(params, "dsprites.evaluate", n_images=n_images)
+
+
+def check_dsprites(params: dict, n_images: int | None = None) -> None:
+    """Validate the whole dSprites branch at once; n_images: the data's size when known (else
+    what dsprites.acquire.n_images asks for)."""
+    with unrecorded(params):
+        acquire = acquire_settings(params)
+        models, seeds = sweep(params)
+        parts = partitions(params)
+        sizes = get(params, "dsprites.net.partition_sizes")
+        check(isinstance(sizes, list) and len(sizes) == len(parts), "dsprites.net.partition_sizes",
+              f"must have one size per partition in dsprites.pairs.partitions ({len(parts)}), got {sizes!r}")
+        for model in models:
+            train_config(params, model=model, gating="gated", seed=seeds[0])
+        n = n_images if n_images is not None else (acquire.n_images or N_GRID)
+        batch = get(params, "dsprites.train.batch_size")
+        check(batch <= n, "dsprites.train.batch_size", f"({batch}) is larger than the data ({n} images)")
+        finetune_settings(params)
+        eval_settings(params, n_images=n)

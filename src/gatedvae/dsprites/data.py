@@ -1,0 +1,373 @@
+"""dSprites (Matthey et al. 2017): the factor grid, a renderer, the official file, acquisition.
+
+The grid has 3 x 6 x 40 x 32 x 32 = 737,280 rows over (shape, scale, orientation, pos_x, pos_y),
+row-major: grid index = dot(classes, GRID_BASES). The official file adds a constant colour
+column in front; this module drops it. Three sources give the same rows for the same
+(n_images, seed): `generate` renders them, `path` and `download` read them from the official
+.npz file.
+
+Renderer geometry. DeepMind's generator is not public; this is a reading of the published
+description and images (sizes and turning direction were chosen to look alike, not measured
+against the official file, which is not reachable here):
+- Canvas 64 x 64; pixel (r, c) covers [c, c+1] x [r, r+1]; a pixel is on when its centre lies
+  inside the shape (no anti-aliasing), so images are 0/1 like the official ones.
+- Position: the sprite's centre sits on the centre of pixel 16 + k for position class k, i.e.
+  pos in [0, 1] maps to 16.5 + 31 * pos in canvas units. One step is one pixel: the dataset's
+  README says the values were chosen as the smallest steps that still change the pixels.
+  pos_x moves right (columns), pos_y moves down (rows, image convention).
+- Size at scale 1 (scale s multiplies every length): square of side 19.5 px; ellipse with
+  semi-axes 13.25 x 6.75 px, long axis horizontal at orientation 0; heart
+  (x^2 + y^2 - 1)^3 <= x^2 y^3 in units of 9.2 px, about 21 px wide, point down at
+  orientation 0. No lit pixel lies more than 13.8 px from the sprite's centre (the square's
+  corner near 45 degrees), and the outermost centres are 16 px from the edge pixels, so
+  sprites never leave the frame; the largest come within 3 px of the edge.
+- Orientation theta turns the sprite anticlockwise as seen on screen, about its area centroid.
+  theta = 2*pi is drawn as theta = 0 (identical images, as in the official data). Lengths are
+  chosen so that no pixel centre lies exactly on an edge: a square turned by 90 degrees equals
+  the unturned one exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from gatedvae.atomic import atomic_path, save_parquet
+from gatedvae.dsprites.spec import (DSPRITES_FILENAME, DSPRITES_MD5, DSPRITES_URL,  # noqa: F401 (re-exported)
+                                    FACTOR_NAMES, FACTOR_SIZES, IMAGE_SIZE, N_GRID, SHAPE_NAMES,
+                                    SOURCES)
+from gatedvae.errors import StageError
+
+FACTOR_VALUES = (np.array([1.0, 2.0, 3.0]), np.linspace(0.5, 1.0, 6),
+                 np.linspace(0.0, 2 * np.pi, 40), np.linspace(0.0, 1.0, 32),
+                 np.linspace(0.0, 1.0, 32))
+GRID_BASES = np.array([int(np.prod(FACTOR_SIZES[i + 1:])) for i in range(5)], dtype=np.int64)
+
+# Renderer geometry, in pixels at scale 1 (see the module docstring).
+FIRST_CENTRE_PIXEL = 16
+SQUARE_HALF_SIDE = 9.75
+ELLIPSE_SEMI_AXES = (13.25, 6.75)
+HEART_UNIT = 9.2
+HEART_CENTROID_Y = 0.2935  # area centroid of the implicit heart, in its own units
+_FILE_KEYS = ("imgs", "latents_values", "latents_classes", "metadata")
+_FILE_COLUMNS = ("color", "shape", "scale", "orientation", "posX", "posY")  # official names
+
+
+class DSpritesFileError(StageError, ValueError):
+    """The dSprites .npz file is not in the expected format; the message names file and key."""
+
+
+# ---------------------------------------------------------------- the factor grid
+
+def grid_index(classes: np.ndarray) -> np.ndarray:
+    """Row of each class vector [n, 5] in the full grid."""
+    return np.asarray(classes, dtype=np.int64) @ GRID_BASES
+
+
+def grid_classes(index: np.ndarray) -> np.ndarray:
+    """Class vectors int64 [n, 5] of grid rows `index` (inverse of grid_index)."""
+    index = np.asarray(index, dtype=np.int64)
+    return np.stack(np.unravel_index(index, FACTOR_SIZES), axis=1).astype(np.int64)
+
+
+def full_grid_classes() -> np.ndarray:
+    return grid_classes(np.arange(N_GRID))
+
+
+def sample_grid_index(n_images: int, seed: int) -> np.ndarray:
+    """Sorted grid rows of a seeded subset without replacement; 0 or >= N_GRID: all rows."""
+    if n_images < 0:
+        raise ValueError(f"n_images must be >= 0, got {n_images}")
+    if n_images == 0 or n_images >= N_GRID:
+        return np.arange(N_GRID, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(N_GRID, size=n_images, replace=False)).astype(np.int64)
+
+
+def sample_classes(n_images: int, seed: int) -> np.ndarray:
+    return grid_classes(sample_grid_index(n_images, seed))
+
+
+def factor_values(classes: np.ndarray) -> np.ndarray:
+    """Float64 [n, 5] factor values of class vectors (shape 1..3, scale, radians, 0..1)."""
+    classes = check_classes(classes)
+    return np.stack([FACTOR_VALUES[j][classes[:, j]] for j in range(5)], axis=1)
+
+
+def check_classes(classes: np.ndarray) -> np.ndarray:
+    classes = np.asarray(classes)
+    if classes.ndim != 2 or classes.shape[1] != 5:
+        raise ValueError(f"classes: expected shape [n, 5] ({', '.join(FACTOR_NAMES)}), "
+                         f"got {classes.shape}")
+    if classes.dtype.kind not in "iu":
+        raise ValueError(f"classes: expected integers, got dtype {classes.dtype}")
+    for j, (name, size) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES)):
+        bad = np.flatnonzero((classes[:, j] < 0) | (classes[:, j] >= size))
+        if bad.size:
+            raise ValueError(f"classes: column {name} must be in 0..{size - 1}; row {bad[0]} "
+                             f"has {classes[bad[0], j]} ({bad.size} rows out of range)")
+    return classes.astype(np.int64, copy=False)
+
+
+def factors_frame(classes: np.ndarray, values: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per image: int64 class columns, float64 `<name>_value` columns, grid_index."""
+    classes = check_classes(classes)
+    values = factor_values(classes) if values is None else np.asarray(values, np.float64)
+    if values.shape != classes.shape:
+        raise ValueError(f"values: expected shape {classes.shape}, got {values.shape}")
+    frame = pd.DataFrame({name: classes[:, j] for j, name in enumerate(FACTOR_NAMES)})
+    for j, name in enumerate(FACTOR_NAMES):
+        frame[f"{name}_value"] = values[:, j]
+    frame["grid_index"] = grid_index(classes)
+    return frame
+
+
+# ---------------------------------------------------------------- rendering
+
+BOARD = IMAGE_SIZE + FACTOR_SIZES[3] - 1          # 95: room for 31 one-pixel steps
+BOARD_CENTRE = FIRST_CENTRE_PIXEL + FACTOR_SIZES[3] - 1  # 47
+
+
+def sprite_masks(scales, orientations) -> np.ndarray:
+    """uint8 [3 shapes, len(scales), len(orientations), 95, 95]: sprites centred at (47, 47).
+
+    Any scale and angle (radians), not only the grid's; the geometry of the module docstring.
+    """
+    offsets = np.arange(BOARD, dtype=np.float64) - BOARD_CENTRE
+    dx = offsets[None, :]            # right
+    dy_up = -offsets[:, None]        # up on screen (rows grow downwards)
+    scales = np.asarray(scales, dtype=np.float64)[:, None, None, None]
+    theta = np.mod(np.asarray(orientations, dtype=np.float64), 2 * np.pi)[None, :, None, None]
+    cos, sin = np.cos(theta), np.sin(theta)
+    # Pixel centres taken back into the sprite's own frame (undo rotation, then scale).
+    u = (cos * dx + sin * dy_up) / scales
+    v = (-sin * dx + cos * dy_up) / scales
+    square = (np.abs(u) <= SQUARE_HALF_SIDE) & (np.abs(v) <= SQUARE_HALF_SIDE)
+    ellipse = (u / ELLIPSE_SEMI_AXES[0]) ** 2 + (v / ELLIPSE_SEMI_AXES[1]) ** 2 <= 1.0
+    x, y = u / HEART_UNIT, v / HEART_UNIT + HEART_CENTROID_Y
+    heart = (x * x + y * y - 1.0) ** 3 - x * x * y ** 3 <= 0.0
+    return np.stack([square, ellipse, heart]).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _translation_windows() -> np.ndarray:
+    """View [720, 32, 32, 64, 64]: [mask, 31 - pos_y, 31 - pos_x] is a finished image.
+
+    Each (shape, scale, orientation) mask is drawn once on a 95 x 95 board; every 64 x 64
+    window of the board is that sprite at one position, so translation is pure indexing.
+    """
+    masks = sprite_masks(FACTOR_VALUES[1], FACTOR_VALUES[2]).reshape(-1, BOARD, BOARD)
+    # mask index = (shape * 6 + scale) * 40 + orientation
+    return np.lib.stride_tricks.sliding_window_view(masks, (IMAGE_SIZE, IMAGE_SIZE),
+                                                    axis=(1, 2))
+
+
+def render_into(out: np.ndarray, classes: np.ndarray, *, chunk: int = 8192,
+                progress: bool = False) -> np.ndarray:
+    """Render images for `classes` [n, 5] into `out` (uint8 [n, 64, 64], e.g. a memmap)."""
+    classes = check_classes(classes)
+    if out.shape != (len(classes), IMAGE_SIZE, IMAGE_SIZE) or out.dtype != np.uint8:
+        raise ValueError(f"out: expected uint8 {(len(classes), IMAGE_SIZE, IMAGE_SIZE)}, "
+                         f"got {out.dtype} {out.shape}")
+    windows = _translation_windows()
+    last = FACTOR_SIZES[3] - 1
+    with tqdm(total=len(classes), unit="img", desc="render dSprites", leave=False,
+              disable=None if progress else True) as bar:
+        for start in range(0, len(classes), chunk):
+            c = classes[start:start + chunk]
+            mask = (c[:, 0] * FACTOR_SIZES[1] + c[:, 1]) * FACTOR_SIZES[2] + c[:, 2]
+            out[start:start + len(c)] = windows[mask, last - c[:, 4], last - c[:, 3]]
+            bar.update(len(c))
+    return out
+
+
+def render(classes: np.ndarray) -> np.ndarray:
+    """uint8 [n, 64, 64] images with values 0/1 for class vectors [n, 5]."""
+    classes = check_classes(classes)
+    return render_into(np.empty((len(classes), IMAGE_SIZE, IMAGE_SIZE), np.uint8), classes)
+
+
+# ---------------------------------------------------------------- the official file
+
+def load_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read and check the official file: imgs uint8 [N,64,64], classes int64 [N,5], values [N,5].
+
+    The colour column (constant) is dropped from classes and values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: dSprites file not found")
+    try:
+        data = np.load(path, allow_pickle=True, encoding="latin1")
+    except Exception as e:  # numpy raises several types for a file that is not an npz
+        raise DSpritesFileError(f"{path}: not a readable .npz file ({e})") from e
+    with data:
+        if not hasattr(data, "files"):
+            raise DSpritesFileError(f"{path}: expected an .npz archive with keys "
+                                    f"{list(_FILE_KEYS)}, got a single array")
+        missing = [k for k in _FILE_KEYS if k not in data.files]
+        if missing:
+            raise DSpritesFileError(f"{path}: missing key(s) {missing}; expected "
+                                    f"{list(_FILE_KEYS)}, found {sorted(data.files)}")
+        imgs = _read(data, path, "imgs")
+        classes = _read(data, path, "latents_classes")
+        values = _read(data, path, "latents_values")
+        metadata = _read(data, path, "metadata")
+    n = _check_imgs(path, imgs)
+    _check_array(path, "latents_classes", classes, "iu", "integer", n)
+    _check_array(path, "latents_values", values, "f", "float", n)
+    _check_metadata(path, metadata)
+    classes = classes.astype(np.int64, copy=False)
+    values = values.astype(np.float64, copy=False)
+    _check_factor_ranges(path, classes, values)
+    return imgs, np.ascontiguousarray(classes[:, 1:]), np.ascontiguousarray(values[:, 1:])
+
+
+def _read(data, path: Path, key: str) -> np.ndarray:
+    try:
+        return data[key]
+    except Exception as e:
+        raise DSpritesFileError(f"{path}: key `{key}` could not be read ({e})") from e
+
+
+def _check_imgs(path: Path, imgs: np.ndarray) -> int:
+    if imgs.dtype != np.uint8:
+        raise DSpritesFileError(f"{path}: key `imgs` must be uint8, got {imgs.dtype}")
+    if imgs.ndim != 3 or imgs.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DSpritesFileError(f"{path}: key `imgs` must have shape [N, 64, 64], "
+                                f"got {list(imgs.shape)}")
+    if len(imgs) and imgs.max() > 1:
+        raise DSpritesFileError(f"{path}: key `imgs` must hold 0/1 pixels, found {imgs.max()}")
+    return len(imgs)
+
+
+def _check_array(path: Path, key: str, array: np.ndarray, kinds: str, kind_name: str,
+                 n: int) -> None:
+    if array.dtype.kind not in kinds:
+        raise DSpritesFileError(f"{path}: key `{key}` must hold {kind_name} numbers, "
+                                f"got dtype {array.dtype}")
+    if array.shape != (n, 6):
+        raise DSpritesFileError(f"{path}: key `{key}` must have shape [{n}, 6] (one row per "
+                                f"image, columns {list(_FILE_COLUMNS)}), got {list(array.shape)}")
+
+
+def _check_metadata(path: Path, metadata: np.ndarray) -> None:
+    meta = metadata.item() if metadata.dtype == object and metadata.ndim == 0 else None
+    if not isinstance(meta, dict):
+        raise DSpritesFileError(f"{path}: key `metadata` must be a pickled dict, got "
+                                f"{metadata.dtype} {list(metadata.shape)}")
+    sizes = meta.get("latents_sizes")
+    if sizes is not None and [int(s) for s in sizes] != [1, *FACTOR_SIZES]:
+        raise DSpritesFileError(f"{path}: key `metadata` gives latents_sizes "
+                                f"{[int(s) for s in sizes]}, expected {[1, *FACTOR_SIZES]}")
+
+
+def _check_factor_ranges(path: Path, classes: np.ndarray, values: np.ndarray) -> None:
+    sizes = (1, *FACTOR_SIZES)
+    grids = (np.array([1.0]), *FACTOR_VALUES)
+    for j, (name, size) in enumerate(zip(_FILE_COLUMNS, sizes)):
+        bad = np.flatnonzero((classes[:, j] < 0) | (classes[:, j] >= size))
+        if bad.size:
+            raise DSpritesFileError(
+                f"{path}: key `latents_classes` column {name} must be in 0..{size - 1}; "
+                f"row {bad[0]} has {classes[bad[0], j]} ({bad.size} rows out of range)")
+        bad = np.flatnonzero(~np.isclose(values[:, j], grids[j][classes[:, j]], atol=1e-6))
+        if bad.size:
+            r = bad[0]
+            raise DSpritesFileError(
+                f"{path}: key `latents_values` column {name}: row {r} has {values[r, j]!r}, "
+                f"expected {grids[j][classes[r, j]]!r} for class {classes[r, j]} "
+                f"({bad.size} rows disagree)")
+
+
+def select_rows(classes: np.ndarray, n_images: int, seed: int, path: str | os.PathLike
+                ) -> np.ndarray:
+    """Rows of a file (classes [N, 5]) holding the grid rows that `generate` would draw.
+
+    n_images = 0 takes every row of the file, ordered by grid index.
+    """
+    index = grid_index(classes)
+    order = np.argsort(index, kind="stable")
+    sorted_index = index[order]
+    repeats = np.flatnonzero(np.diff(sorted_index) == 0)
+    if repeats.size:
+        raise DSpritesFileError(f"{path}: grid row {sorted_index[repeats[0]]} appears more "
+                                f"than once in latents_classes ({repeats.size} repeats)")
+    if n_images == 0:
+        return order
+    wanted = sample_grid_index(n_images, seed)
+    pos = np.minimum(np.searchsorted(sorted_index, wanted), len(sorted_index) - 1)
+    found = sorted_index[pos] == wanted if len(sorted_index) else np.zeros(len(wanted), bool)
+    if not found.all():
+        raise DSpritesFileError(
+            f"{path}: holds {len(index):,} of the {N_GRID:,} grid rows and lacks "
+            f"{int((~found).sum()):,} of the {len(wanted):,} rows drawn for n_images="
+            f"{n_images}, seed={seed} (e.g. grid row {wanted[~found][0]}). Use the complete "
+            "official file, or n_images: 0 to take every row the file holds.")
+    return order[pos]
+
+
+# ---------------------------------------------------------------- acquisition
+
+def acquire(source: str, images_out: str | os.PathLike, factors_out: str | os.PathLike, *,
+            n_images: int, seed: int, path: str | os.PathLike | None = None,
+            url: str = DSPRITES_URL, md5: str | None = DSPRITES_MD5,
+            download_dir: str | os.PathLike | None = None) -> dict:
+    """Write images (uint8 .npy [N, 64, 64]) and factors.parquet; return a summary.
+
+    source: `generate` renders the grid rows; `download` fetches the official file into
+    `download_dir` (default: beside images_out) and reads it; `path` reads a local copy.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
+    started = time.perf_counter()
+    if source == "generate":
+        classes = sample_classes(n_images, seed)
+        _write_images(images_out, len(classes), lambda out: render_into(out, classes,
+                                                                         progress=True))
+        values = None
+    else:
+        npz = _npz_for(source, images_out, path, url, md5, download_dir)
+        imgs, file_classes, file_values = load_npz(npz)
+        rows = select_rows(file_classes, n_images, seed, npz)
+        _write_images(images_out, len(rows), lambda out: _copy_rows(out, imgs, rows))
+        classes, values = file_classes[rows], file_values[rows]
+    save_parquet(factors_out, factors_frame(classes, values))
+    return {"source": source, "n_images": int(len(classes)),
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _npz_for(source: str, images_out, path, url: str, md5: str | None, download_dir) -> Path:
+    if source == "path":
+        if path is None:
+            raise ValueError("source `path` needs the path of the official .npz file")
+        return Path(path)
+    from gatedvae.download import fetch  # only this source needs requests
+
+    dest = Path(download_dir if download_dir is not None else Path(images_out).parent)
+    dest = dest / DSPRITES_FILENAME
+    hint = (f"Download {DSPRITES_FILENAME} by hand (md5 {DSPRITES_MD5}) from the GitHub "
+            f"repository deepmind/dsprites-dataset, place it at {dest} or elsewhere, and "
+            "set dsprites.source: path and dsprites.path to it in params.yaml; or use "
+            "dsprites.source: generate, which needs no download.")
+    return fetch(url, dest, md5=md5, desc=DSPRITES_FILENAME, hint=hint)
+
+
+def _write_images(target: str | os.PathLike, n: int, fill) -> None:
+    with atomic_path(target) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                        shape=(n, IMAGE_SIZE, IMAGE_SIZE))
+        fill(out)
+        out.flush()
+        del out
+
+
+def _copy_rows(out: np.ndarray, imgs: np.ndarray, rows: np.ndarray, chunk: int = 8192) -> None:
+    for start in range(0, len(rows), chunk):
+        out[start:start + chunk] = imgs[rows[start:start + chunk]]

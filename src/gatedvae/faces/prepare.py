@@ -1,0 +1,155 @@
+"""The faces data stages: acquisition, alignment, greyscale, features and the pair index.
+
+Stage functions take the loaded params first and validate the whole faces branch before any
+work; stages/faces_*.py are their command-line wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gatedvae.atomic import atomic_path, save_json, save_npy, save_parquet
+from gatedvae.errors import StageError
+from gatedvae.faces import config
+from gatedvae.faces.align import aligned_ids
+from gatedvae.faces.spec import IMAGE_SETS
+from gatedvae.params import ParamError, get, number
+
+log = logging.getLogger(__name__)
+
+
+def image_files(folder: Path) -> list[str]:
+    """The image file names in a CelebA image folder, sorted."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.is_file())
+
+
+def acquire(params, *, out: str) -> None:
+    """CelebA (synthetic, local copy or download) into the raw folder."""
+    from gatedvae.faces import acquire as celeba_acquire, synthetic
+
+    config.check_faces(params)
+    source = get(params, "faces.acquire.source")
+    progress = sys.stderr.isatty()
+    if source == "synthetic":
+        cfg = config.synthetic_config(params)
+        synthetic.generate(out, cfg, progress=progress)
+        log.info("wrote %d synthetic faces to %s", cfg.n_images, out)
+    elif source == "path":
+        summary = celeba_acquire.from_path(get(params, "faces.acquire.path"), out, progress=progress)
+        log.info("installed %s", summary)
+    else:
+        summary = celeba_acquire.download(out, url_template=get(params, "faces.acquire.url_template"),
+                                          staging=get(params, "faces.acquire.path"), progress=progress)
+        log.info("installed %s", summary)
+
+
+def align(params, *, raw: str, out: str) -> int:
+    """5-landmark similarity alignment and crop of every image on disk."""
+    from gatedvae.faces import align as aligner, celeba
+
+    config.check_faces(params)
+    settings = config.align_settings(params)
+    folder, landmark_file = IMAGE_SETS[settings.image_set]
+    raw = Path(raw)
+    lm = celeba.read_landmarks(raw / landmark_file)
+    # Every image on disk is attempted; one without a landmark row fails with that reason.
+    ids = sorted(set(image_files(raw / folder)) | set(lm.index))
+    points = lm.reindex(ids).to_numpy(dtype=np.float64).reshape(-1, 5, 2)
+    start = time.perf_counter()
+    result = aligner.align_images(raw / folder, ids, points, size=settings.size,
+                                  face_scale=settings.face_scale,
+                                  min_eye_distance=settings.min_eye_distance,
+                                  max_residual=settings.max_residual, workers=settings.workers,
+                                  progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - start
+    reasons = pd.Series([r for _, r in result.failures], dtype=object)
+    by_reason = reasons.str.split(":").str[0].value_counts().to_dict() if len(reasons) else {}
+    report = {"image_set": settings.image_set, "n_input": len(ids), "n_aligned": len(result.image_ids),
+              "n_failed": len(result.failures), "failures_by_reason": by_reason,
+              "seconds": round(seconds, 2), "images_per_second": round(len(ids) / max(seconds, 1e-9), 1),
+              "failures": [{"image_id": i, "reason": r} for i, r in result.failures]}
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        np.save(tmp / "images.npy", result.images)
+        pd.DataFrame({"image_id": result.image_ids}).to_parquet(tmp / "index.parquet", index=False)
+        save_json(tmp / "report.json", report)
+    log.info("aligned %d of %d images in %.1f s (%.0f images/s); %d could not be aligned%s",
+             len(result.image_ids), len(ids), seconds, report["images_per_second"],
+             len(result.failures), f" (see {out}/report.json)" if result.failures else "")
+    if not result.image_ids:
+        print(f"error: no image could be aligned; reasons in {out}/report.json", file=sys.stderr)
+        return 1
+    return 0
+
+
+def greyscale(params, *, aligned: str, out: str, sheet: str) -> None:
+    """Aligned RGB crops to uint8 greyscale [N, H, W], plus a contact sheet."""
+    from gatedvae.faces import greyscale as grey
+    from gatedvae.faces.figures import save_contact_sheet
+
+    config.check_faces(params)
+    rows, cols = config.sheet_size(params)
+    images = grey.to_greyscale(np.load(Path(aligned) / "images.npy", mmap_mode="r"))
+    save_npy(out, images)
+    save_contact_sheet(sheet, images, rows=rows, cols=cols)
+    log.info("wrote %s %s and %s", list(images.shape), images.dtype, sheet)
+
+
+def features(params, *, raw: str, out: str, report: str) -> None:
+    """Head pose and AU features per image (matched by file name) into features.parquet."""
+    from gatedvae.faces import extractors, features as feature_table
+
+    config.check_faces(params)
+    extractor = config.extractor(params)
+    folder, landmark_file = IMAGE_SETS[config.align_settings(params).image_set]
+    raw = Path(raw)
+    image_ids = image_files(raw / folder)
+    counts: dict = {}
+    if extractor == "openface":
+        csv = raw / get(params, "faces.features.openface.csv")
+        if not csv.exists():
+            raise ParamError(f"params.yaml: `faces.features.openface.csv`: {csv} not found; run "
+                             f"OpenFace FeatureExtraction -fdir {raw / folder} -pose -aus and "
+                             "place its CSV there, or choose another extractor")
+        min_conf = number(params, "faces.features.openface.min_confidence", minimum=0)
+        frame = extractors.from_openface(csv, image_ids, min_confidence=min_conf, counts=counts)
+    elif extractor == "celeba_annotations":
+        lm, attrs = extractors.load_landmarks_and_attributes(raw, landmark_file)
+        frame = extractors.from_celeba_annotations(lm, attrs, image_ids, counts=counts)
+    else:
+        factors_path = raw / "factors.parquet"
+        if not factors_path.exists():
+            raise ParamError("params.yaml: `faces.features.extractor`: synthetic needs "
+                             f"{factors_path} (only the synthetic source writes it)")
+        frame = extractors.from_synthetic(pd.read_parquet(factors_path), image_ids, counts=counts,
+                                          **config.synthetic_features(params))
+    feature_table.write(out, frame)
+    save_json(report, {"extractor": extractor, "n_images": len(image_ids),
+                       "n_success": int(frame["success"].sum()), "counts": counts})
+    log.info("%s: %d of %d images have features", extractor, int(frame["success"].sum()), len(image_ids))
+
+
+def cluster(params, *, features: str, aligned: str, out: str, stats: str) -> None:
+    """k-means of pose and AU features into the pair index groups.parquet."""
+    from gatedvae.faces import clustering, features as feature_table
+
+    config.check_faces(params)
+    try:
+        groups, summary = clustering.pair_index(
+            feature_table.read(features), aligned_ids(aligned), config.cluster_config(params, "pose"),
+            config.cluster_config(params, "expression"), expression_aus=config.expression_aus(params))
+    except ValueError as e:  # features that cannot be clustered; the message says why
+        if isinstance(e, StageError):
+            raise
+        raise StageError(f"{features}: {e}") from e
+    save_parquet(out, groups)
+    save_json(stats, summary)
+    log.info("pose: %d clusters in %.2f s; expression: %d clusters in %.2f s; %d images without "
+             "features paired with themselves", summary["pose"]["clusters"], summary["pose"]["seconds"],
+             summary["expression"]["clusters"], summary["expression"]["seconds"], summary["without_features"])

@@ -1,0 +1,29 @@
+"""The faces training stages: the gated or un-gated model trained, then its decoder fine-tuned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gatedvae.faces import config
+from gatedvae.faces.spec import PARTITIONS
+from gatedvae.training.run import finetune_and_save, train_and_save
+
+
+def train(params, *, gating: str, images: str, groups: str, out: str, log_dir: str) -> None:
+    """The convolutional VAE on greyscale faces, gated or un-gated."""
+    data = np.asarray(np.load(images, mmap_mode="r"))
+    config.check_faces(params, n_images=len(data))
+    cfg = config.train_config(params, gating=gating, image_size=data.shape[1])
+    pair_index = pd.read_parquet(groups)[list(PARTITIONS)].to_numpy(np.int64) if cfg.gated else None
+    result = train_and_save(data, pair_index, cfg, model_out=out, log_dir=log_dir,
+                            partition_names=PARTITIONS)
+    print(f"faces {gating}: {result.images_per_second:.0f} images/s over {result.seconds:.1f} s")
+
+
+def finetune(params, *, images: str, model: str, out: str, log_dir: str) -> None:
+    """Decoder fine-tuning (encoder frozen, plain VAE steps), paper Fig. 4."""
+    data = np.asarray(np.load(images, mmap_mode="r"))
+    config.check_faces(params, n_images=len(data))
+    epochs, lr = config.finetune_settings(params)
+    finetune_and_save(model, data, epochs=epochs, lr=lr, model_out=out, log_dir=log_dir)

@@ -1,0 +1,272 @@
+"""The report: report.md and a self-contained report.html, built from the pipeline's metrics and
+figures only (no model is loaded). Each section is a function of the files it reads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dataclasses import dataclass
+
+from gatedvae import params as P
+from gatedvae.atomic import atomic_path, save_figure, save_text
+from gatedvae.dsprites.spec import FACTOR_NAMES, run_key
+from gatedvae.dsprites.table1 import (REGRESSOR_KEYS, paper_informativeness_per_factor, paper_table,
+                                      side_by_side_markdown)
+from gatedvae.evaluation.plots import line_with_errorbars
+from gatedvae.report.document import Report
+from gatedvae.training.config import GATINGS
+
+
+@dataclass
+class Inputs:
+    """Where the report reads from (dvc.yaml's cmd names each path)."""
+    dsprites_metrics: Path      # reports/metrics/dsprites.json
+    curves: Path                # training curves CSV
+    runs: Path                  # dSprites run folders (<run>/eval/*.png, metrics.json)
+    paper: Path                 # the paper's Table I CSV
+    paper_per_factor: Path      # the supplement's per-factor informativeness CSV
+    studies: Path               # the study summary CSVs
+    study_figures: Path         # their figures
+    faces_metrics: Path         # reports/metrics/faces.json (optional)
+    faces_figures: Path         # the faces branch's figures
+
+
+def revision() -> str:
+    def git(*args):
+        done = subprocess.run(["git", *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+    commit = git("rev-parse", "--short", "HEAD") or "no git commit"
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    dvc = subprocess.run(["dvc", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"git {commit}{dirty}; DVC {dvc or 'unknown'}"
+
+
+class FigureDir:
+    """Figures are written into a temporary folder (renamed into place at the end) but the
+    report refers to them at their final place."""
+
+    def __init__(self, writing: Path, final: Path):
+        self.writing, self.final = writing, final
+
+    def copy(self, src: Path, name: str) -> Path:
+        shutil.copyfile(src, self.writing / name)
+        return self.final / name
+
+    def save(self, fig, name: str) -> Path:
+        save_figure(self.writing / name, fig, dpi=80)
+        return self.final / name
+
+
+def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs, figures: FigureDir) -> None:
+    models, seeds = P.get(params, "dsprites.sweep.models"), P.get(params, "dsprites.sweep.seeds")
+    runs = inputs.runs
+    report.heading("dSprites: Table I side by side with the paper")
+    report.paragraph(f"{len(models)} models x gated/un-gated x {len(seeds)} seed(s); "
+                     f"{P.get(params, 'dsprites.acquire.n_images') or 737280} images, "
+                     f"{P.get(params, 'dsprites.train.epochs')} epochs, hidden {P.get(params, 'dsprites.net.hidden')}. "
+                     "D = disentanglement (code-importance weighted), C = completeness, "
+                     "I = informativeness as NRMSE (lower is better); ours as mean ± std over seeds.")
+    report.markdown(side_by_side_markdown(metrics, paper_table(inputs.paper)))
+
+    report.heading("Gated minus un-gated, paired by seed (95% confidence interval)", 3)
+    rows = []
+    for model in models:
+        diff = metrics[model].get("gated_minus_ungated", {})
+        for reg in REGRESSOR_KEYS.values():
+            cells = [model, reg]
+            for leaf in ("disentanglement", "completeness", "informativeness", "placement"):
+                d = diff.get(reg, {}).get(leaf)
+                if d is None:
+                    cells.append(None)
+                elif d.get("ci95_low") is None:
+                    cells.append(f"{d['mean']:+.3f} (n={d['n']}, no interval)")
+                else:
+                    cells.append(f"{d['mean']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]")
+            rows.append(cells)
+    report.table(["Model", "Regressor", "Δ D", "Δ C", "Δ I (NRMSE)", "Δ placement"], rows)
+
+    report.heading("Informativeness per factor (NRMSE) beside the supplement's Table 2", 3)
+    paper = paper_informativeness_per_factor(inputs.paper_per_factor)
+    rows = []
+    for model in models:
+        for gating in GATINGS:
+            per_seed = [json.loads((runs / run_key(model, gating, s) / "eval" / "metrics.json").read_text())
+                        for s in seeds]
+            for reg_paper, reg in REGRESSOR_KEYS.items():
+                ours = [np.mean([m[reg]["informativeness"]["per_factor"][f] for m in per_seed])
+                        for f in FACTOR_NAMES]
+                ref = paper[(paper.model == model) & (paper.regressor == reg_paper) &
+                            (paper.gated == (gating == "gated"))]
+                theirs = ref[list(FACTOR_NAMES)].to_numpy()[0] if len(ref) else [None] * 5
+                rows.append([model, gating, reg] + [f"{o:.3f} / {t:.3f}" if t is not None else f"{o:.3f} / –"
+                                                    for o, t in zip(ours, theirs)])
+    report.table(["Model", "Gating", "Regressor"] + [f"{f}: ours / paper" for f in FACTOR_NAMES], rows)
+
+    report.heading("Other disentanglement metrics", 3)
+    rows = []
+    for model in models:
+        for gating in GATINGS:
+            m = metrics[model][gating]
+            rows.append([model, gating] + [m[k]["mean"] for k in ("factor_vae_metric", "beta_vae_metric", "mig")]
+                        + [m[r]["placement"]["mean"] for r in ("lasso", "rf")])
+    report.table(["Model", "Gating", "FactorVAE metric", "beta-VAE metric", "MIG",
+                  "placement (Lasso)", "placement (RF)"], rows)
+    report.paragraph("Placement: the share of each factor's importance that lies in the partition "
+                     "its pairs were built for (mean over factors); 0.25 is what a code with no "
+                     "preference for its partition would score with four equal partitions.")
+
+    report.heading("Held-out reconstruction error and ELBO", 3)
+    rows = []
+    for model in models:
+        for gating in GATINGS:
+            m = metrics[model][gating]
+            rows.append([model, gating, m["test_before_finetune"]["recon_bce"]["mean"],
+                         m["test"]["recon_bce"]["mean"], m["test"]["kl"]["mean"], m["test"]["elbo"]["mean"]])
+    report.table(["Model", "Gating", "recon BCE (trained)", "recon BCE (decoder fine-tuned)",
+                  "KL", "ELBO (fine-tuned)"], rows)
+    report.paragraph(f"Nats per image on the {P.get(params, 'dsprites.evaluate.n_test')} test images (mean over "
+                     "seeds). Recon BCE decodes the posterior mean; the ELBO uses one seeded sample "
+                     "of z. A gated encoder is trained to reconstruct pair partners, so its own "
+                     "reconstructions are expected to be worse until the decoder is fine-tuned.")
+
+    seed = seeds[0]
+    report.heading(f"Hinton diagrams (seed {seed}): un-gated left, gated right", 3)
+    for model in models:
+        for reg in ("lasso", "rf"):
+            report.figures([(figures.copy(runs / run_key(model, g, seed) / "eval" / f"hinton_{reg}.png",
+                                         f"{run_key(model, g, seed)}_hinton_{reg}.png"),
+                             f"{model} {g} ({reg})") for g in GATINGS])
+    report.heading(f"Reconstructions before and after decoder fine-tuning (seed {seed})", 3)
+    for model in models:
+        report.figures([(figures.copy(runs / run_key(model, g, seed) / "eval" / "reconstructions.png",
+                                         f"{run_key(model, g, seed)}_reconstructions.png"),
+                         f"{model} {g}") for g in GATINGS])
+    report.heading(f"Latent traversals per partition (seed {seed}, fine-tuned decoder)", 3)
+    for model in models:
+        report.figures([(figures.copy(runs / run_key(model, g, seed) / "eval" / "traversals.png",
+                                         f"{run_key(model, g, seed)}_traversals.png"),
+                         f"{model} {g}") for g in GATINGS])
+
+    report.heading("Training curves", 3)
+    curves = pd.read_csv(inputs.curves)
+    names = sorted(curves["run"].unique())
+    epochs = sorted(curves["epoch"].unique())
+    table = curves.pivot(index="run", columns="epoch", values="loss").reindex(index=names, columns=epochs)
+    fig = line_with_errorbars(epochs, table.to_numpy(), np.zeros_like(table.to_numpy()), names,
+                              "epoch", "training loss (per image)", "dSprites training loss")
+    report.figures([(figures.save(fig, "training_curves.png"), "training loss per run")])
+
+
+def studies_section(report: Report, inputs: Inputs) -> None:
+    report.heading("Studies: beta sweep and supervision noise (dSprites, beta-VAE), clusters (faces)")
+    for study, x, blurb in (
+            ("beta_sweep", "beta", "KL weight beta from 0 to 5, gated and un-gated (mean ± std over seeds)."),
+            ("noise", "noise_fraction", "A fraction of the gated pair targets replaced by random images: "
+                                        "how much does placement depend on clean supervision?")):
+        path = inputs.studies / f"{study}.csv"
+        if not path.exists():
+            continue
+        frame = pd.read_csv(path)
+        report.heading(study.replace("_", " "), 3)
+        report.paragraph(blurb)
+        rows = [[r[x], r["gating"]] + [f"{r[c + '_mean']:.3f} ± {r[c + '_std']:.3f}"
+                                       for c in ("rf_disentanglement", "rf_placement", "beta_vae_metric",
+                                                 "test_recon_bce")]
+                + [int(r["n_seeds"])] for r in frame.to_dict("records")]
+        report.table([x, "gating", "RF D", "RF placement", "beta-VAE metric", "test recon BCE (nats)",
+                      "seeds"], rows)
+        report.figures([(p, p.stem.replace("_", " ")) for p in
+                        sorted(inputs.study_figures.glob(f"{study}_*.png"))])
+    if (inputs.studies / "faces_clusters.csv").exists():
+        faces_clusters_section(report, inputs.studies / "faces_clusters.csv", inputs.study_figures)
+
+
+COLLAPSED_KL = 0.1  # nats per image: below this the code carries (almost) nothing about the input
+
+
+def faces_clusters_section(report: Report, path: Path, study_figures: Path) -> None:
+    frame = pd.read_csv(path).sort_values(["gating", "clusters"])
+    report.heading("faces: number of k-means clusters", 3)
+    report.paragraph("Synthetic faces; head pose and action units each cut into k clusters, a gated "
+                     "model trained on pairs within them, and an un-gated baseline at the same budget. "
+                     "Few clusters: partners share little; many: partners are the anchor's nearest "
+                     "neighbours. Pair variance: the share of pixel variance a partition's pairs have "
+                     f"in common. A model whose test KL is under {COLLAPSED_KL} nats per image has "
+                     "collapsed to the prior, so its placement says nothing.")
+    has_truth = "rf_placement_pose_mean" in frame
+
+    def cell(r, column):
+        return f"{r[column + '_mean']:.3f} ± {r[column + '_std']:.3f}" if f"{column}_mean" in r else None
+    rows = []
+    for r in frame.to_dict("records"):
+        gated = r["gating"] == "gated"
+        rows.append([int(r["clusters"]) if gated else "–", r["gating"],
+                     f"{int(r['pose_clusters_mean'])} / {int(r['expression_clusters_mean'])}" if gated else "–",
+                     f"{r['pose_pair_variance_explained_mean']:.3f} / {r['expression_pair_variance_explained_mean']:.3f}"
+                     if gated else "–"]
+                    + ([cell(r, "rf_placement_pose"), cell(r, "rf_placement_expression")] if has_truth else [])
+                    + [cell(r, "test_kl"), "yes" if r["test_kl_mean"] < COLLAPSED_KL else "no", int(r["n_seeds"])])
+    report.table(["k asked", "gating", "clusters made (pose / expr.)", "pair variance (pose / expr.)"]
+                 + (["RF placement: pose", "RF placement: expression"] if has_truth else [])
+                 + ["test KL (nats)", "collapsed", "seeds"], rows)
+    report.figures([(p, p.stem.replace("_", " ")) for p in
+                    sorted(study_figures.glob("faces_clusters_*.png"))])
+
+
+def faces_section(report: Report, faces_metrics: Path, figures: Path) -> None:
+    metrics = json.loads(faces_metrics.read_text())
+    report.heading("Faces: head pose vs expression")
+    report.paragraph("Convolutional beta-VAE on 64x64 greyscale aligned faces; a pose partition "
+                     "and an expression partition, gated by pairs within k-means clusters of head "
+                     "pose and of action units. Placement: the share of the pose (expression) "
+                     "factors' importance that lies in the pose (expression) partition.")
+    rows = []
+    for gating in GATINGS:
+        m = metrics.get(gating, {})
+        rows.append([gating, m.get("placement", {}).get("pose"), m.get("placement", {}).get("expression")]
+                    + [m.get(reg, {}).get(k) for reg in ("lasso", "rf")
+                       for k in ("disentanglement", "completeness", "informativeness")])
+    report.table(["Gating", "placement: pose", "placement: expression", "Lasso D", "Lasso C",
+                  "Lasso I (NRMSE)", "RF D", "RF C", "RF I (NRMSE)"], rows)
+    report.table(["Gating", "test recon BCE", "KL", "ELBO"],
+                 [[gating] + [metrics.get(gating, {}).get("test", {}).get(k) for k in ("recon_bce", "kl", "elbo")]
+                  for gating in GATINGS])
+    if (figures / "faces_contact_sheet.png").exists():
+        report.figures([(figures / "faces_contact_sheet.png", "aligned greyscale faces (input)")])
+    for kind in ("traversal", "reconstructions"):
+        shown = sorted(figures.glob(f"faces_{kind}_*.png"))
+        if shown:
+            report.heading(f"Faces: {'latent traversals per partition' if kind == 'traversal' else 'reconstructions'}", 3)
+            for path in shown:
+                report.figures([(path, path.stem.replace(f"faces_{kind}_", "").replace("_", " "))])
+
+
+def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Path) -> None:
+    """Write markdown and html; the dSprites figures are copied (or drawn) into figures_out."""
+    metrics = json.loads(inputs.dsprites_metrics.read_text())
+    report = Report("Gated-VAE reproduction report")
+    report.paragraph(f"Produced by {revision()}. Generated from the metrics and figures of the DVC "
+                     "pipeline; `dvc repro report` rebuilds it.")
+    with atomic_path(figures_out) as writing:
+        writing.mkdir(parents=True)
+        dsprites_section(report, params, metrics, inputs, FigureDir(writing, figures_out))
+    studies_section(report, inputs)
+    if inputs.faces_metrics.exists():
+        faces_section(report, inputs.faces_metrics, inputs.faces_figures)
+    report.heading("Parameters")
+    report.code(Path(getattr(params, "path", "params.yaml")).read_text(), "yaml")
+    save_text(markdown, report.to_markdown(markdown.parent))
+    save_text(html, report.to_html())
+    print(f"wrote {markdown} and {html}")
+
+
+def stage(params, *, figures_out: str, markdown: str, html: str, **paths: str) -> None:
+    """The report stage: every Inputs field comes as a path argument of the same name."""
+    build(params, inputs=Inputs(**{name: Path(path) for name, path in paths.items()}),
+          figures_out=Path(figures_out), markdown=Path(markdown), html=Path(html))

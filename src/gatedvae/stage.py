@@ -1,0 +1,46 @@
+"""The one harness every DVC stage script runs through.
+
+A stage script is wiring only: its docstring, its arguments (every path comes from dvc.yaml's
+`cmd`), and the library function that does the work. The harness parses the arguments, sets up
+logging, loads params.yaml, calls `work(params, **arguments)`, and turns a known failure
+(gatedvae.errors.StageError, a bad params value included) into its message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from gatedvae import params as P
+from gatedvae.errors import StageError
+
+
+def arg(*flags: str, **options) -> tuple[tuple[str, ...], dict]:
+    """One command-line argument, as argparse.add_argument takes it; required unless it has a
+    default or is a flag."""
+    if "default" not in options and options.get("action") is None:
+        options.setdefault("required", True)
+    return flags, options
+
+
+def run(work: Callable[..., int | None], doc: str | None, *arguments, argv: list[str] | None = None) -> None:
+    """Run `work(params, **arguments)` as a stage and exit with its code (0 when None)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml", help="the params file (default: %(default)s)")
+    for flags, options in arguments:
+        parser.add_argument(*flags, **options)
+    args = vars(parser.parse_args(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    params = None
+    try:
+        params = P.load(args.pop("params"))
+        code = work(params, **args)
+    except StageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        code = 2
+    finally:
+        if params is not None:
+            P.write_record(params)
+    sys.exit(code or 0)

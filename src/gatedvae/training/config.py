@@ -1,0 +1,87 @@
+"""What one training run is: TrainConfig, and the regularisers' parameters. No torch import, so
+that params can be validated (every stage does it first) without loading the training stack."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+GATINGS = ("gated", "ungated")
+PARTITION_ORDERS = ("round_robin", "random")
+
+# Each regulariser's weights and their defaults (the classes in objectives.py use these);
+# register_objective adds the defaults of any other regulariser.
+OBJECTIVE_DEFAULTS: dict[str, dict[str, float]] = {
+    "beta_vae": {"beta": 4.0},
+    "info_vae": {"kl": 1.0, "mmd": 500.0, "sigma2": 0.0},
+    "dip_vae_ii": {"kl": 1.0, "lambda_od": 250.0, "lambda_d": 250.0},
+    "factor_vae": {"gamma": 35.0, "disc_hidden": 1000, "disc_layers": 6, "disc_lr": 1e-4},
+}
+# parameters that are sizes, not weights: they must be >= 1
+OBJECTIVE_SIZES = {"factor_vae": ("disc_hidden", "disc_layers")}
+
+
+def objective_problems(name: str, params: dict) -> list[str]:
+    """What is wrong with a regulariser's parameters (empty when they are valid)."""
+    if name not in OBJECTIVE_DEFAULTS:
+        return [f"unknown model {name!r}; known: {sorted(OBJECTIVE_DEFAULTS)}"]
+    defaults = OBJECTIVE_DEFAULTS[name]
+    unknown = set(params) - set(defaults)
+    if unknown:
+        return [f"{name}: unknown parameter(s) {sorted(unknown)}; expected {sorted(defaults)}"]
+    out = []
+    for key, value in {**defaults, **params}.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            out.append(f"{name}: `{key}` must be a number >= 0, got {value!r}")
+        elif key in OBJECTIVE_SIZES.get(name, ()) and value < 1:
+            out.append(f"{name}: `{key}` must be >= 1, got {value!r}")
+    return out
+
+
+@dataclass
+class TrainConfig:
+    net: str = "mlp"
+    hidden: int = 256
+    latent_dim: int = 8
+    partitions: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
+    objective: str = "beta_vae"
+    objective_params: dict = field(default_factory=dict)
+    gated: bool = True
+    gate_regulariser: bool = True
+    partition_order: str = "round_robin"
+    target_noise: float = 0.0
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-4
+    seed: int = 0
+    device: str = "auto"
+    pixel_max: int = 1
+    image_size: int = 64
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what is wrong) for every invalid field; empty when the config is valid."""
+        out = []
+        if sum(self.partitions) != self.latent_dim:
+            out.append(("partitions", f"sizes {self.partitions} sum to {sum(self.partitions)}, "
+                                      f"not latent_dim = {self.latent_dim}"))
+        if any(int(s) < 1 for s in self.partitions):
+            out.append(("partitions", f"every partition needs at least one dim, got {self.partitions}"))
+        if self.objective not in OBJECTIVE_DEFAULTS:
+            out.append(("objective", f"unknown model {self.objective!r}; known: {sorted(OBJECTIVE_DEFAULTS)}"))
+        else:
+            out += [("objective_params", p) for p in objective_problems(self.objective, self.objective_params)]
+        if self.partition_order not in PARTITION_ORDERS:
+            out.append(("partition_order", f"must be one of {PARTITION_ORDERS}"))
+        for name in ("epochs", "batch_size", "hidden", "latent_dim", "image_size", "pixel_max"):
+            if int(getattr(self, name)) < 1:
+                out.append((name, f"must be >= 1, got {getattr(self, name)}"))
+        if not self.lr > 0:
+            out.append(("lr", f"must be > 0, got {self.lr}"))
+        if not 0 <= self.target_noise <= 1:
+            out.append(("target_noise", f"must be in [0, 1], got {self.target_noise}"))
+        return out
+
+    def fingerprint(self) -> str:
+        return hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,7 @@
+"""Stage dsprites_acquire: dSprites images and factors, rendered here or read from the official file."""
+
+from gatedvae.dsprites.prepare import acquire
+from gatedvae.stage import arg, run
+
+if __name__ == "__main__":
+    run(acquire, __doc__, arg("--images", help="uint8 .npy [N, 64, 64]"), arg("--factors", help="factors.parquet"))
