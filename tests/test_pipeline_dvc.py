@@ -152,7 +152,7 @@ def test_each_stage_reads_only_params_it_declares(repo):
 
     repo, _ = repo
     with Repo(str(repo)) as dvc_repo:
-        declared = {stage.addressing: [key for dep in stage.deps if hasattr(dep, "params")
+        declared = {stage.name: [key for dep in stage.deps if hasattr(dep, "params")
                                        for key in (dep.params or ["*"])]  # no keys: the whole file
                     for stage in dvc_repo.index.stages}
     records = [json.loads(p.read_text()) for p in (repo.parent / "params_read").glob("*.json")]

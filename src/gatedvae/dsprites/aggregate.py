@@ -38,14 +38,19 @@ def aggregate(params, *, runs: str, paper: str, metrics: str, table: str, curves
             for seed in seeds:
                 name = spec.run_key(model, gating, seed)
                 path = runs_dir / name / "eval" / "metrics.json"
-                if not path.exists():
-                    missing.append(f"{path} (stage dsprites_evaluate@{name})")
+                needed = {path: "dsprites_evaluate", runs_dir / name / "train" / "summary.json": "dsprites_train"}
+                absent = [f"{p} (stage {stage}@{name})" for p, stage in needed.items() if not p.exists()]
+                if absent:
+                    missing += absent
                     continue
                 speed = json.loads((runs_dir / name / "train" / "summary.json").read_text())
                 found.append({"model": model, "gating": gating, "seed": seed,
                               "metrics": run_summary(json.loads(path.read_text())),
                               "images_per_second": speed["images_per_second"]})
-                curve_frames.append(training_curve(runs_dir / name / "train", name))
+                try:
+                    curve_frames.append(training_curve(runs_dir / name / "train", name))
+                except FileNotFoundError as e:
+                    missing.append(f"{e.filename} (the dvclive log of stage dsprites_train@{name})")
     if missing:
         raise StageError("missing evaluation results; run `dvc repro` for:\n  " + "\n  ".join(missing))
     aggregated = table1.aggregate_runs(found)

@@ -73,6 +73,8 @@ def sweep(params: dict) -> tuple[list[str], list[int]]:
     seeds = get(params, "dsprites.sweep.seeds")
     check(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds),
           "dsprites.sweep.seeds", f"must be a non-empty list of integers, got {seeds!r}")
+    for key, values in (("dsprites.sweep.models", models), ("dsprites.sweep.seeds", seeds)):
+        check(len(set(values)) == len(values), key, f"lists a value twice: {values!r} (DVC runs it once)")
     return list(models), list(seeds)
 
 

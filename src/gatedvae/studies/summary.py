@@ -82,7 +82,10 @@ def members(params) -> dict[str, list[str]]:
     """The member files the current params ask for, per study (DVC's `${key}` of each matrix
     member; stale files from older lists are ignored)."""
     def listed(key):
-        return P.get(params, key)
+        values = P.get(params, key)
+        P.check(isinstance(values, list) and values and len(set(values)) == len(values), key,
+                f"must be a non-empty list without repeats (DVC runs a repeated member once), got {values!r}")
+        return values
     return {
         "beta_sweep": [f"{b}-{g}-{s}" for b in listed("studies.beta_sweep.betas")
                        for g in GATINGS for s in listed("studies.beta_sweep.seeds")],
@@ -96,13 +99,14 @@ def members(params) -> dict[str, list[str]]:
 def summarise_studies(params, *, members_dir: str, tables: str, figures: str) -> None:
     """For each study: read its members (members_dir/<study>/<key>.json), write
     tables/<study>.csv and figures/<study>_<figure>.png."""
-    for study, keys in members(params).items():
+    paths = {study: [Path(members_dir, study, f"{key}.json") for key in keys]
+             for study, keys in members(params).items()}
+    missing = [str(p) for listed in paths.values() for p in listed if not p.exists()]
+    if missing:  # before anything is written
+        raise StageError("missing study results; run `dvc repro`:\n  " + "\n  ".join(missing))
+    for study, files in paths.items():
         x, title = STUDIES[study]
-        paths = [Path(members_dir, study, f"{key}.json") for key in keys]
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise StageError("missing study results; run `dvc repro`:\n  " + "\n  ".join(missing))
-        summary = summarise(pd.DataFrame([json.loads(p.read_text()) for p in paths]), x)
+        summary = summarise(pd.DataFrame([json.loads(p.read_text()) for p in files]), x)
         summary.insert(0, "run", summary["gating"])  # the colour of `dvc plots`
         with atomic_path(Path(tables, f"{study}.csv")) as tmp:
             summary.to_csv(tmp, index=False)

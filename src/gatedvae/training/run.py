@@ -18,7 +18,9 @@ from gatedvae.training.fit import TrainResult, finetune_decoder, train
 
 
 def checkpoint_dir(model_out: str | Path, phase: str) -> Path:
-    return Path("checkpoints") / Path(model_out).parent / phase
+    """checkpoints/<the model's folder>/<phase> (an absolute folder is taken without its root)."""
+    folder = Path(model_out).parent
+    return Path("checkpoints", *folder.parts[1 if folder.is_absolute() else 0:], phase)
 
 
 def train_and_save(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *,
