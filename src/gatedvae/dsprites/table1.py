@@ -19,10 +19,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-GATINGS = ("gated", "ungated")
+from gatedvae.evaluation.settings import REGRESSORS
+from gatedvae.training.config import GATINGS
+
 PAIRED = "gated_minus_ungated"
 # the paper CSV's regressor names -> ours
-REGRESSOR_KEYS = {"lasso": "lasso", "random_forest": "rf"}
+REGRESSOR_KEYS = {name: key for key, name in REGRESSORS.items()}
 # metric -> (paper CSV column stem, True when higher is better)
 TABLE1_METRICS = {
     "disentanglement": ("disentanglement", True),

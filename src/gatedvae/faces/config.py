@@ -42,9 +42,14 @@ class AlignSettings:
     workers: int
 
 
+def image_set(params: dict) -> str:
+    """CelebA's image set the faces branch reads (`wild` or `aligned`; see spec.IMAGE_SETS)."""
+    return choice(params, "faces.align.image_set", IMAGE_SETS)
+
+
 def align_settings(params: dict) -> AlignSettings:
     key = "faces.align"
-    return AlignSettings(image_set=choice(params, f"{key}.image_set", IMAGE_SETS),
+    return AlignSettings(image_set=image_set(params),
                          size=number(params, f"{key}.size", integer=True, minimum=8),
                          face_scale=number(params, f"{key}.face_scale", positive=True),
                          min_eye_distance=number(params, f"{key}.min_eye_distance", positive=True),

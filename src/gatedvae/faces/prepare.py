@@ -107,7 +107,7 @@ def features(params, *, raw: str, out: str, report: str) -> None:
 
     config.check_faces(params)
     extractor = config.extractor(params)
-    folder, landmark_file = IMAGE_SETS[config.align_settings(params).image_set]
+    folder, landmark_file = IMAGE_SETS[config.image_set(params)]
     raw = Path(raw)
     image_ids = image_files(raw / folder)
     counts: dict = {}
