@@ -1,0 +1,1 @@
+"""Scoring a model: the evaluation settings, one evaluate path for every dataset, metrics and plots."""

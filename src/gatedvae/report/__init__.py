@@ -1,0 +1,1 @@
+"""The report beside the paper: its sections and its markdown/HTML document."""

@@ -1,0 +1,1 @@
+"""Studies over the main recipe: the beta sweep, supervision noise, faces pairing granularity."""

@@ -1,0 +1,1 @@
+"""The shared training core: configs, gating, pair sampling, regularisers, nets, the loop, inference."""
