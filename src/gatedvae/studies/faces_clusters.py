@@ -38,10 +38,12 @@ def pair_groups(params, k: int, features: pd.DataFrame, image_ids: list[str]) ->
 
 def member(params, *, gating: str, clusters: int | None, seed: int, images: str, features: str | None,
            raw: str, aligned: str, out: str) -> None:
+    """Train and score one member (gated: `clusters` per partition from `features`; un-gated:
+    neither); its metrics row goes to `out` (JSON)."""
     from gatedvae.evaluation.evaluate import reconstruction_and_elbo, split_rows
     from gatedvae.faces import features as feature_table
-    from gatedvae.faces.scoring import factor_scores, load_ground_truth, pair_variance_explained
     from gatedvae.faces.align import aligned_ids
+    from gatedvae.faces.scoring import factor_scores, load_ground_truth, pair_variance_explained
     from gatedvae.training.fit import train
     from gatedvae.training.infer import encode_mean
 
@@ -50,6 +52,7 @@ def member(params, *, gating: str, clusters: int | None, seed: int, images: str,
           "--clusters is required with --gating gated and not allowed with ungated")
     if gated:
         check(clusters >= 2, f"{STUDY}.counts", f"must be integers >= 2, got {clusters}")
+        check(features is not None, f"{STUDY}.counts", "a gated member needs --features (the pose and AU features)")
     data = np.asarray(np.load(images, mmap_mode="r"))
     config.check_faces(params, n_images=len(data))
     truth = load_ground_truth(raw, aligned)
