@@ -40,8 +40,7 @@ from tqdm import tqdm
 
 from gatedvae.atomic import atomic_path, save_parquet
 from gatedvae.dsprites.spec import (DSPRITES_FILENAME, DSPRITES_MD5, DSPRITES_URL,  # noqa: F401 (re-exported)
-                                    FACTOR_NAMES, FACTOR_SIZES, IMAGE_SIZE, N_GRID, SHAPE_NAMES,
-                                    SOURCES)
+                                    FACTOR_NAMES, FACTOR_SIZES, IMAGE_SIZE, N_GRID, SOURCES)
 from gatedvae.errors import StageError
 
 FACTOR_VALUES = (np.array([1.0, 2.0, 3.0]), np.linspace(0.5, 1.0, 6),

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from gatedvae.faces import celeba, features, geometry, openface
-from gatedvae.faces.spec import EXTRACTORS  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +131,6 @@ def _count(counts, **values):
     if counts is not None:
         counts.update(values)
     log.info("features: %s", ", ".join(f"{k} {v}" for k, v in values.items()))
-
-
 
 
 def load_landmarks_and_attributes(root: Path, landmark_file: str):

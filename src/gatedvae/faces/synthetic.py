@@ -26,11 +26,9 @@ from tqdm import tqdm
 from gatedvae.atomic import atomic_path, save_parquet
 from gatedvae.faces import celeba, openface
 from gatedvae.faces.render import HAIR_COLOUR_NAMES, Face, landmarks, render
-from gatedvae.faces.spec import SyntheticConfig, config_from_dict  # noqa: F401 (re-exported)
+from gatedvae.faces.spec import SyntheticConfig
 
 IMAGE_SIZE = (178, 218)
-
-
 
 
 def au_intensities(smile, mouth_open, brow, eye_closure) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gatedvae.atomic import atomic_path
+from gatedvae.errors import StageError
 from gatedvae.training.config import TrainConfig
 from gatedvae.training.gating import gate, partition_masks
 from gatedvae.training.infer import resolve_device, to_float
@@ -27,7 +28,7 @@ from gatedvae.training.models import build_net
 from gatedvae.training.models.base import VAE
 from gatedvae.training.objectives import build_objective
 from gatedvae.training.pairs import PairSampler
-from gatedvae.errors import StageError
+
 
 class TrainingDiverged(StageError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
@@ -40,6 +41,7 @@ class TrainResult:
     images_per_second: float
     seconds: float
     singletons: list[int] = field(default_factory=list)
+
 
 def _epoch_seed(seed: int, epoch: int, stream: str) -> int:
     digest = hashlib.sha256(f"{stream}:{seed}:{epoch}".encode()).digest()
@@ -58,6 +60,7 @@ def _data_fingerprint(images: np.ndarray, groups: np.ndarray | None) -> str:
 def bernoulli_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy summed over pixels, averaged over the batch."""
     return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(logits)
+
 
 class _Live:
     """dvclive logging that can be rebuilt from the checkpoint's history after a resume."""

@@ -29,7 +29,6 @@ from ._common import as_matrix, names_or_default, same_rows
 from ..settings import REGRESSORS
 
 
-
 @dataclass(frozen=True)
 class ImportanceScores:
     """What R alone determines: per-code disentanglement and weights, per-factor completeness."""
