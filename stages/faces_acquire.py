@@ -4,4 +4,6 @@ from gatedvae.faces.prepare import acquire
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":
-    run(acquire, __doc__, arg("--out", help="the raw folder (CelebA's layout)"))
+    run(acquire, __doc__,
+        arg("--source", help="faces.acquire.path: the CelebA folder read by source: path"),
+        arg("--out", help="the raw folder (CelebA's layout)"))

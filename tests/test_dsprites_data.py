@@ -275,8 +275,14 @@ def test_select_rows_finds_the_sampled_rows_in_any_order(rows):
     everything = D.select_rows(file_classes, 0, 11, "f.npz")
     assert np.all(np.diff(D.grid_index(file_classes[everything])) > 0)
     assert len(everything) == len(file_classes)
-    with pytest.raises(D.DSpritesFileError, match="lacks"):
-        D.select_rows(extra, 40, 11, "f.npz")
+    # a file without the drawn rows gives a seeded subset of its own rows, sorted by grid index
+    subset = D.select_rows(extra, 40, 11, "f.npz")
+    assert len(subset) == len(np.unique(subset)) == 40
+    assert np.all(np.diff(D.grid_index(extra[subset])) > 0)
+    assert np.array_equal(subset, D.select_rows(extra, 40, 11, "f.npz"))
+    assert not np.array_equal(subset, D.select_rows(extra, 40, 12, "f.npz"))
+    with pytest.raises(D.DSpritesFileError, match=r"`dsprites.acquire.n_images` \(61\) is more than the 60"):
+        D.select_rows(extra, 61, 11, "f.npz")
     with pytest.raises(D.DSpritesFileError, match="more than once"):
         D.select_rows(np.concatenate([extra, extra[:1]]), 0, 11, "f.npz")
 
@@ -371,7 +377,8 @@ def full_params(acquire_section: str) -> str:
     return yaml.safe_dump(params)
 
 
-STAGE_ARGS = ["--images", "data/dsprites/images.npy", "--factors", "data/dsprites/factors.parquet"]
+STAGE_ARGS = ["--source", "external", "--images", "data/dsprites/images.npy",
+              "--factors", "data/dsprites/factors.parquet"]
 
 
 def run_stage(folder: Path, params: str) -> subprocess.CompletedProcess:
@@ -382,7 +389,7 @@ def run_stage(folder: Path, params: str) -> subprocess.CompletedProcess:
 
 def test_stage_script_writes_valid_outputs(tmp_path):
     done = run_stage(tmp_path, "acquire:\n  source: generate\n  n_images: 500\n  seed: 2\n"
-                               "  path: null\n  md5: null\n  download_dir: null\n")
+                               "  path: external\n  md5: null\n  download_dir: null\n")
     assert done.returncode == 0, done.stderr
     assert '"n_images": 500' in done.stdout
     images, factors = read_outputs(tmp_path / "data" / "dsprites")
@@ -392,15 +399,16 @@ def test_stage_script_writes_valid_outputs(tmp_path):
 
 
 @pytest.mark.parametrize("params, key", [
-    ("acquire:\n  source: web\n  n_images: 5\n  seed: 0\n", "dsprites.acquire.source"),
-    ("acquire:\n  source: generate\n  n_images: -1\n  seed: 0\n", "dsprites.acquire.n_images"),
-    ("acquire:\n  source: generate\n  n_images: 5\n", "dsprites.acquire.seed"),
+    ("acquire:\n  source: web\n  n_images: 5\n  seed: 0\n  path: x\n", "dsprites.acquire.source"),
+    ("acquire:\n  source: generate\n  n_images: -1\n  seed: 0\n  path: x\n", "dsprites.acquire.n_images"),
+    ("acquire:\n  source: generate\n  n_images: 5\n  path: x\n", "dsprites.acquire.seed"),
     ("acquire:\n  source: path\n  n_images: 5\n  seed: 0\n  path: no.npz\n", "dsprites.acquire.path"),
-    ("acquire:\n  source: download\n  n_images: 5\n  seed: 0\n  md5: abc\n", "dsprites.acquire.md5"),
-    ("acquire:\n  source: download\n  n_images: 5\n  seed: 0\n  url: ftp://x\n",
+    ("acquire:\n  source: generate\n  n_images: 5\n  seed: 0\n", "dsprites.acquire.path"),
+    ("acquire:\n  source: download\n  n_images: 5\n  seed: 0\n  path: x\n  md5: abc\n", "dsprites.acquire.md5"),
+    ("acquire:\n  source: download\n  n_images: 5\n  seed: 0\n  path: x\n  url: ftp://x\n",
      "dsprites.acquire.url"),
     ("other: 1\n", "dsprites.acquire"),
-], ids=["source", "n_images", "seed", "path", "md5", "url", "section"])
+], ids=["source", "n_images", "seed", "path", "no_path", "md5", "url", "section"])
 def test_stage_script_names_the_bad_param(tmp_path, monkeypatch, capsys, params, key):
     """Through the stage harness in this process: exit code 2, the key named, nothing written."""
     from gatedvae.dsprites.prepare import acquire
@@ -409,7 +417,68 @@ def test_stage_script_names_the_bad_param(tmp_path, monkeypatch, capsys, params,
     (tmp_path / "params.yaml").write_text(full_params(params))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
-        run(acquire, None, arg("--images"), arg("--factors"), argv=STAGE_ARGS)
+        run(acquire, None, arg("--source"), arg("--images"), arg("--factors"), argv=STAGE_ARGS)
     assert exit_.value.code == 2
     assert f"`{key}`" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
+# ---------------------------------------------------------------- the file a researcher has
+
+def test_a_plain_array_saved_as_npz_gets_a_clear_error(tmp_path):
+    bare = tmp_path / "bare.npz"
+    with open(bare, "wb") as f:
+        np.save(f, np.zeros((3, 64, 64), np.uint8))  # an .npy under an .npz name
+    with pytest.raises(D.DSpritesFileError, match=r"bare.npz: holds a single array \[3, 64, 64\], expected an .npz archive"):
+        D.load_npz(bare)
+    with pytest.raises(D.DSpritesFileError, match="holds a single array"):
+        D.held_rows(bare)
+
+
+def test_a_folder_holding_one_npz_stands_for_it(tmp_path):
+    folder = tmp_path / "external"
+    folder.mkdir()
+    (folder / ".gitignore").write_text("*\n")
+    with pytest.raises(D.DSpritesFileError, match=r"expected exactly one .npz file in this folder \(found none\)"):
+        D.resolve_npz(folder)
+    written = write_official_npz(folder / "mine.npz", D.sample_classes(30, seed=1))
+    assert D.resolve_npz(folder) == written and D.held_rows(folder) == 30
+    write_official_npz(folder / "other.npz", D.sample_classes(5, seed=1))
+    with pytest.raises(D.DSpritesFileError, match="found mine.npz, other.npz"):
+        D.resolve_npz(folder)
+
+
+def _partial_file(folder: Path, n: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    classes = D.sample_classes(n, seed=21)
+    return write_official_npz(folder / D.DSPRITES_FILENAME, classes[np.random.default_rng(1).permutation(n)])
+
+
+def test_n_images_takes_a_seeded_subset_of_a_partial_file(tmp_path):
+    _partial_file(tmp_path / "external", 600)
+    section = "acquire:\n  source: path\n  n_images: {n}\n  seed: 4\n  path: external\n"
+    done = run_stage(tmp_path, section.format(n=400))
+    assert done.returncode == 0, done.stderr
+    assert "a seeded subset of 400 of the file's 600 images" in done.stderr
+    images, factors = read_outputs(tmp_path / "data" / "dsprites")
+    assert len(factors) == 400 and factors["grid_index"].is_monotonic_increasing
+    held = set(D.grid_index(D.sample_classes(600, seed=21)).tolist())
+    assert set(factors["grid_index"]) <= held
+    assert np.array_equal(images, D.render(factors[list(D.FACTOR_NAMES)].to_numpy()))
+    done = run_stage(tmp_path, section.format(n=0))
+    assert done.returncode == 0 and len(read_outputs(tmp_path / "data" / "dsprites")[1]) == 600
+
+
+@pytest.mark.parametrize("n_images, key, said", [
+    (301, "dsprites.acquire.n_images", "(301) is more than the 300 images"),
+    (0, "dsprites.evaluate.n_train", "+ dsprites.evaluate.n_test (250 + 100) exceed the data (300 images)"),
+])
+def test_sizes_that_the_file_cannot_meet_fail_at_the_first_stage(tmp_path, n_images, key, said):
+    _partial_file(tmp_path / "external", 300)
+    section = f"acquire:\n  source: path\n  n_images: {n_images}\n  seed: 4\n  path: external\n"
+    if key == "dsprites.evaluate.n_train":
+        section += "evaluate: {n_train: 250, n_test: 100, seed: 0, lasso_alpha: 0.02, rf_trees: 10, rf_depth: 12}\n"
+    done = run_stage(tmp_path, section)
+    assert done.returncode == 2, done.stderr
+    assert f"`{key}` {said}" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists()

@@ -1,88 +1,170 @@
-"""Acquisition: MD5-checked local copies, streamed zip extraction, downloads from a local server."""
+"""Acquisition: CelebA as researchers have it (whole or subsets, folder or zip, MD5 where it claims
+to be official), streamed zip extraction, downloads from a local server."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import shutil
 import threading
 import zipfile
 
 import pytest
 
-from gatedvae.faces import acquire
+from gatedvae.faces import acquire, celeba
 from gatedvae.faces.acquire import AcquireError, OfficialFile
+from gatedvae.faces.spec import Needs
 
-ANNOTATIONS = {
-    "list_landmarks_align_celeba.txt": b"1\r\nlefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x "
-                                       b"leftmouth_y rightmouth_x rightmouth_y\r\n000001.jpg 69 109 106 113 77 142 73 152 108 154\r\n",
-    "list_attr_celeba.txt": b"attributes\r\n",
-    "list_eval_partition.txt": b"000001.jpg 0\r\n",
-    "identity_CelebA.txt": b"000001.jpg 2880\r\n",
-}
+ALIGNED = Needs("aligned")
 
 
-def _official_folder(root, *, with_zip=True):
-    """A miniature CelebA release and the matching size/MD5 table."""
+def _release(root, tiny_celeba, *, n=None, zip_images=False, extra_files=()):
+    """CelebA as a researcher has it, made from the tiny synthetic set in the real formats:
+    img_align_celeba/ (or its zip) with the first n images, and the full annotation files.
+    Returns the size/MD5 table of these files as the 'official' ones."""
+    raw, _, _ = tiny_celeba
     root.mkdir(parents=True, exist_ok=True)
-    contents = dict(ANNOTATIONS)
-    if with_zip:
+    names = sorted(p.name for p in (raw / "img_celeba").glob("*.jpg"))[:n]
+    if zip_images:
         with zipfile.ZipFile(root / "img_align_celeba.zip", "w") as zf:
-            zf.writestr("img_align_celeba/000001.jpg", b"\xff\xd8jpeg-bytes-1" * 100)
-            zf.writestr("img_align_celeba/000002.jpg", b"\xff\xd8jpeg-bytes-2" * 100)
-        contents["img_align_celeba.zip"] = (root / "img_align_celeba.zip").read_bytes()
-    for name, data in ANNOTATIONS.items():
-        (root / name).write_bytes(data)
-    files = {name: OfficialFile(name, len(data), hashlib.md5(data).hexdigest(), f"id-{name}")
-             for name, data in contents.items()}
-    if not with_zip:
-        files["img_align_celeba.zip"] = OfficialFile("img_align_celeba.zip", 10, "0" * 32, "id-zip")
-    return files, contents
+            for name in names:
+                zf.write(raw / "img_celeba" / name, f"img_align_celeba/{name}")
+            for name, data in extra_files:
+                zf.writestr(f"img_align_celeba/{name}", data)
+    else:
+        (root / "img_align_celeba").mkdir()
+        for name in names:
+            shutil.copy2(raw / "img_celeba" / name, root / "img_align_celeba" / name)
+        for name, data in extra_files:
+            (root / "img_align_celeba" / name).write_bytes(data)
+    shutil.copy2(raw / "list_landmarks_celeba.txt", root / "list_landmarks_align_celeba.txt")
+    shutil.copy2(raw / "list_attr_celeba.txt", root / "list_attr_celeba.txt")
+    files = {}
+    for path in root.iterdir():
+        if path.is_file():
+            data = path.read_bytes()
+            files[path.name] = OfficialFile(path.name, len(data), hashlib.md5(data).hexdigest(), f"id-{path.name}")
+    files.setdefault("img_align_celeba.zip", OfficialFile("img_align_celeba.zip", 1, "0" * 32, "id-zip"))
+    return files, names
 
 
-def test_path_source_checks_and_extracts(tmp_path):
-    files, _ = _official_folder(tmp_path / "official")
-    summary = acquire.from_path(tmp_path / "official", tmp_path / "raw", files=files, progress=False)
-    assert summary["images"] == 2
-    assert (tmp_path / "raw" / "img_align_celeba" / "000002.jpg").read_bytes().startswith(b"\xff\xd8jpeg-bytes-2")
-    assert (tmp_path / "raw" / "list_eval_partition.txt").read_bytes() == ANNOTATIONS["list_eval_partition.txt"]
+@pytest.fixture
+def whole(monkeypatch, tiny_celeba):
+    """The tiny set stands for the whole release: 48 images is 'every image'."""
+    monkeypatch.setattr(acquire, "N_CELEBA", len(tiny_celeba[1]))
 
 
-def test_path_source_accepts_an_extracted_folder(tmp_path):
-    files, _ = _official_folder(tmp_path / "official", with_zip=False)
-    (tmp_path / "official" / "img_align_celeba").mkdir()
-    (tmp_path / "official" / "img_align_celeba" / "000001.jpg").write_bytes(b"x")
-    summary = acquire.from_path(tmp_path / "official", tmp_path / "raw", files=files, progress=False)
-    assert summary["images"] == 1 and "img_align_celeba/" in summary["files"]
+def test_whole_release_from_the_zip_is_md5_checked_and_installed(tmp_path, tiny_celeba, whole):
+    files, names = _release(tmp_path / "celeba", tiny_celeba, zip_images=True)
+    report = acquire.from_path(tmp_path / "celeba", tmp_path / "raw", ALIGNED, files=files, progress=False)
+    assert report["images"] == len(names) == 48
+    assert sorted(p.name for p in (tmp_path / "raw" / "img_align_celeba").iterdir()) == names
+    landmarks = report["annotations"]["list_landmarks_align_celeba.txt"]
+    assert landmarks["accepted_as"] == "official (MD5 checked)" and landmarks["rows_without_image"] == 0
+    # installed byte for byte; nothing the stages do not read (attributes, identities) is required
+    assert ((tmp_path / "raw" / "list_landmarks_align_celeba.txt").read_bytes()
+            == (tmp_path / "celeba" / "list_landmarks_align_celeba.txt").read_bytes())
+    assert not (tmp_path / "raw" / "list_attr_celeba.txt").exists()
+    assert json.loads((tmp_path / "raw" / "acquire_report.json").read_text())["images"] == 48
 
 
-def test_md5_mismatch_and_missing_files_say_where_to_place_them(tmp_path):
-    files, _ = _official_folder(tmp_path / "official")
-    (tmp_path / "official" / "list_attr_celeba.txt").write_bytes(b"Attributes\r\n")  # same size, other bytes
-    (tmp_path / "official" / "identity_CelebA.txt").unlink()
-    with pytest.raises(AcquireError) as err:
-        acquire.from_path(tmp_path / "official", tmp_path / "raw", files=files, progress=False)
-    message = str(err.value)
-    assert f"{tmp_path / 'official' / 'list_attr_celeba.txt'}: MD5 " in message
-    assert f"{tmp_path / 'official' / 'identity_CelebA.txt'}: missing" in message
-    assert "faces.acquire.source: path" in message and files["identity_CelebA.txt"].md5 in message
+def test_a_whole_file_that_is_not_the_official_one_is_refused(tmp_path, tiny_celeba, whole):
+    files, _ = _release(tmp_path / "celeba", tiny_celeba)
+    path = tmp_path / "celeba" / "list_landmarks_align_celeba.txt"
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))  # every row, other bytes
+    with pytest.raises(AcquireError, match="lists all 48 images but is not the official file"):
+        acquire.from_path(tmp_path / "celeba", tmp_path / "raw", ALIGNED, files=files, progress=False)
+    zipped, _ = _release(tmp_path / "zipped", tiny_celeba, zip_images=True)
+    archive = tmp_path / "zipped" / "img_align_celeba.zip"
+    zipped["img_align_celeba.zip"] = OfficialFile(archive.name, archive.stat().st_size, "f" * 32, "id")
+    with pytest.raises(AcquireError, match="has the official size but is not the official file"):
+        acquire.from_path(tmp_path / "zipped", tmp_path / "raw", ALIGNED, files=zipped, progress=False)
     assert not (tmp_path / "raw").exists()
 
 
-def test_html_saved_as_a_file_is_recognised(tmp_path):
-    files, _ = _official_folder(tmp_path / "official")
+def test_an_extracted_subset_is_matched_by_name_and_stray_files_are_counted(tmp_path, tiny_celeba, whole):
+    strays = [(".DS_Store", b"\0\0\0\1Bud1"), ("._000003.jpg", b"\0\5\26\7"), ("notes.txt", b"mine")]
+    files, names = _release(tmp_path / "celeba", tiny_celeba, n=10, extra_files=strays)
+    report = acquire.from_path(tmp_path / "celeba", tmp_path / "raw", ALIGNED, files=files, progress=False)
+    assert report["images"] == 10
+    assert sorted(p.name for p in (tmp_path / "raw" / "img_align_celeba").iterdir()) == names
+    assert report["ignored_files"]["hidden"] == 2 and report["ignored_files"]["not_images"] == 1
+    landmarks = report["annotations"]["list_landmarks_align_celeba.txt"]
+    assert landmarks["accepted_as"] == "subset of 48 rows" or landmarks["accepted_as"].startswith("official")
+    assert landmarks["rows_installed"] == 10 and landmarks["rows_without_image"] == 38
+    installed = celeba.read_landmarks(tmp_path / "raw" / "list_landmarks_align_celeba.txt")
+    original = celeba.read_landmarks(tmp_path / "celeba" / "list_landmarks_align_celeba.txt")
+    assert list(installed.index) == names
+    assert installed.equals(original.loc[names])  # rows follow their image by name
+
+
+def test_a_subset_zip_and_images_without_a_landmark_row(tmp_path, tiny_celeba, whole):
+    files, names = _release(tmp_path / "celeba", tiny_celeba, n=12, zip_images=True,
+                            extra_files=[("Thumbs.db", b"x")])
+    path = tmp_path / "celeba" / "list_landmarks_align_celeba.txt"
+    table = celeba.read_landmarks(path)
+    celeba.write_landmarks(path, table.drop(index=names[4]).iloc[:30])
+    report = acquire.from_path(tmp_path / "celeba", tmp_path / "raw", ALIGNED, files=files, progress=False)
+    landmarks = report["annotations"]["list_landmarks_align_celeba.txt"]
+    assert report["images"] == 12 and report["ignored_files"]["not_images"] == 1
+    assert landmarks["accepted_as"] == "subset of 30 rows"
+    assert landmarks["images_without_row"] == 1 and landmarks["images_without_row_examples"] == [names[4]]
+    assert landmarks["rows_installed"] == 11 and landmarks["rows_without_image"] == 19
+
+
+def test_only_the_files_the_chosen_stages_read_are_required(tmp_path, tiny_celeba):
+    files, _ = _release(tmp_path / "celeba", tiny_celeba, n=5)
+    (tmp_path / "celeba" / "list_attr_celeba.txt").unlink()
+    acquire.from_path(tmp_path / "celeba", tmp_path / "a", ALIGNED, files=files, progress=False)
+    with pytest.raises(AcquireError, match="missing list_attr_celeba.txt"):
+        acquire.from_path(tmp_path / "celeba", tmp_path / "b", Needs("aligned", attributes=True),
+                          files=files, progress=False)
+    with pytest.raises(AcquireError, match=r"openface/img_align_celeba.csv: not found \(faces.features.openface.csv\)"):
+        acquire.from_path(tmp_path / "celeba", tmp_path / "c",
+                          Needs("aligned", openface_csv="openface/img_align_celeba.csv"), files=files, progress=False)
+    (tmp_path / "celeba" / "openface").mkdir()
+    (tmp_path / "celeba" / "openface" / "img_align_celeba.csv").write_text("frame\n")
+    acquire.from_path(tmp_path / "celeba", tmp_path / "d",
+                      Needs("aligned", openface_csv="openface/img_align_celeba.csv"), files=files, progress=False)
+    assert (tmp_path / "d" / "openface" / "img_align_celeba.csv").exists()
+
+
+def test_missing_images_say_where_to_place_them(tmp_path, tiny_celeba):
+    files, _ = _release(tmp_path / "celeba", tiny_celeba, n=3)
+    shutil.rmtree(tmp_path / "celeba" / "img_align_celeba")
+    with pytest.raises(AcquireError) as err:
+        acquire.from_path(tmp_path / "celeba", tmp_path / "raw", ALIGNED, files=files, progress=False)
+    assert "no image folder img_align_celeba/" in str(err.value)
+    assert "faces.acquire.path" in str(err.value) and "img_align_celeba.zip" in str(err.value)
+    with pytest.raises(AcquireError, match=r"7z x img_celeba.7z.001"):
+        acquire.from_path(tmp_path / "celeba", tmp_path / "raw", Needs("wild"), files=files, progress=False)
+    with pytest.raises(AcquireError, match="is not a folder"):
+        acquire.from_path(tmp_path / "nowhere", tmp_path / "raw", ALIGNED, files=files, progress=False)
+
+
+def test_html_saved_as_an_annotation_file_is_recognised(tmp_path, tiny_celeba):
+    files, _ = _release(tmp_path / "celeba", tiny_celeba, n=3)
     page = b"<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head></html>"
-    (tmp_path / "official" / "list_eval_partition.txt").write_bytes(page)
-    with pytest.raises(AcquireError, match="list_eval_partition.txt: an HTML page, not the file"):
-        acquire.from_path(tmp_path / "official", tmp_path / "raw", files=files, progress=False)
+    (tmp_path / "celeba" / "list_landmarks_align_celeba.txt").write_bytes(page)
+    with pytest.raises(AcquireError, match="list_landmarks_align_celeba.txt: an HTML page, not the file"):
+        acquire.from_path(tmp_path / "celeba", tmp_path / "raw", ALIGNED, files=files, progress=False)
 
 
-def test_zip_member_escaping_the_folder_is_refused(tmp_path):
-    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zf:
-        zf.writestr("../outside.txt", b"no")
-    (tmp_path / "out").mkdir()
-    with pytest.raises(AcquireError, match="outside"):
-        acquire.extract_zip(tmp_path / "evil.zip", tmp_path / "out", progress=False)
-    assert not (tmp_path / "outside.txt").exists()
+def test_zip_members_install_by_name_inside_the_folder(tmp_path):
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        zf.writestr("../outside.jpg", b"\xff\xd8one")
+        zf.writestr("__MACOSX/img_align_celeba/._inside.jpg", b"fork")
+        zf.writestr("deep/er/inside.jpg", b"\xff\xd8two")
+    listing = acquire.extract_images(tmp_path / "a.zip", tmp_path / "out", progress=False)
+    # a member path through `..` or a dot folder is left out and counted, never written outside
+    assert listing.images == ["inside.jpg"] and len(listing.hidden) == 2
+    assert not (tmp_path / "outside.jpg").exists() and not (tmp_path / "out" / "outside.jpg").exists()
+    with zipfile.ZipFile(tmp_path / "b.zip", "w") as zf:
+        zf.writestr("x/000001.jpg", b"1")
+        zf.writestr("y/000001.jpg", b"2")
+    with pytest.raises(AcquireError, match="two members are named 000001.jpg"):
+        acquire.extract_images(tmp_path / "b.zip", tmp_path / "out2", progress=False)
 
 
 class _Server:
@@ -119,31 +201,45 @@ class _Server:
         self.httpd.server_close()
 
 
-def test_download_from_a_local_server(tmp_path):
-    files, contents = _official_folder(tmp_path / "release")
-    routes = {f"/uc?id=id-{name}": ("application/octet-stream", data) for name, data in contents.items()}
+def _served(tmp_path, tiny_celeba):
+    files, _ = _release(tmp_path / "release", tiny_celeba, zip_images=True)
+    files["img_align_celeba.zip"] = OfficialFile(
+        "img_align_celeba.zip", (tmp_path / "release" / "img_align_celeba.zip").stat().st_size,
+        hashlib.md5((tmp_path / "release" / "img_align_celeba.zip").read_bytes()).hexdigest(), "id-img_align_celeba.zip")
+    routes = {f"/uc?id={spec.drive_id}": ("application/octet-stream", (tmp_path / "release" / name).read_bytes())
+              for name, spec in files.items()}
+    return files, routes
+
+
+def test_download_from_a_local_server(tmp_path, tiny_celeba, whole):
+    files, routes = _served(tmp_path, tiny_celeba)
     with _Server(routes) as server:
-        summary = acquire.download(tmp_path / "raw", url_template=server.url + "/uc?id={id}",
-                                   staging=tmp_path / "staging", files=files, progress=False)
-    assert summary["images"] == 2
-    assert (tmp_path / "raw" / "identity_CelebA.txt").read_bytes() == ANNOTATIONS["identity_CelebA.txt"]
+        report = acquire.download(tmp_path / "raw", Needs("aligned", attributes=True),
+                                  url_template=server.url + "/uc?id={id}", staging=tmp_path / "staging",
+                                  files=files, progress=False)
+    assert report["images"] == 48
+    assert ((tmp_path / "raw" / "list_attr_celeba.txt").read_bytes()
+            == (tmp_path / "release" / "list_attr_celeba.txt").read_bytes())
+    with pytest.raises(AcquireError, match="aligned image set only"):
+        acquire.download(tmp_path / "raw", Needs("wild"), url_template="http://x/{id}",
+                         staging=tmp_path / "staging", files=files, progress=False)
 
 
-def test_download_served_html_names_each_file_and_where_to_put_it(tmp_path):
-    files, contents = _official_folder(tmp_path / "release")
+def test_download_served_html_names_each_file_and_where_to_put_it(tmp_path, tiny_celeba):
+    files, routes = _served(tmp_path, tiny_celeba)
     page = b"<html><body>Google Drive can't scan this file for viruses. Sign in.</body></html>"
-    routes = {f"/uc?id=id-{name}": ("application/octet-stream", data) for name, data in contents.items()}
     routes["/uc?id=id-img_align_celeba.zip"] = ("text/html; charset=utf-8", page)
     routes["/uc?id=id-list_attr_celeba.txt"] = ("application/octet-stream", page)  # no content type hint
     with _Server(routes) as server:
         with pytest.raises(AcquireError) as err:
-            acquire.download(tmp_path / "raw", url_template=server.url + "/uc?id={id}",
-                             staging=tmp_path / "staging", files=files, progress=False)
+            acquire.download(tmp_path / "raw", Needs("aligned", attributes=True),
+                             url_template=server.url + "/uc?id={id}", staging=tmp_path / "staging",
+                             files=files, progress=False)
     message = str(err.value)
     assert "img_align_celeba.zip: " in message and "list_attr_celeba.txt: " in message
     assert message.count("HTML page") == 2
     assert f"{tmp_path / 'staging' / 'img_align_celeba.zip'}  (" in message
     assert "faces.acquire.source: path" in message
     # the good files stay in staging, so a rerun only fetches the missing ones
-    assert (tmp_path / "staging" / "identity_CelebA.txt").exists()
+    assert (tmp_path / "staging" / "list_landmarks_align_celeba.txt").exists()
     assert not (tmp_path / "staging" / "img_align_celeba.zip").exists() and not (tmp_path / "raw").exists()

@@ -48,10 +48,12 @@ def acquire_settings(params: dict) -> AcquireSettings:
     download_dir = get(params, f"{key}.download_dir", None)
     check(npz_path is None or isinstance(npz_path, str), f"{key}.path",
           f"must be a file path or null, got {npz_path!r}")
+    check(npz_path is not None, f"{key}.path",
+          "must name the dSprites .npz file, or a folder holding it (for source `path`; "
+          "a dependency of dsprites_acquire whatever the source)")
     if source == "path":
-        check(npz_path is not None, f"{key}.path",
-              f"must name the official .npz file when {key}.source is `path`")
-        check(Path(npz_path).is_file(), f"{key}.path", f"{npz_path}: file not found")
+        check(Path(npz_path).exists(), f"{key}.path",
+              f"{npz_path}: not found; place the .npz file there or point this key at it")
     check(isinstance(url, str) and url.startswith(("http://", "https://")), f"{key}.url",
           f"must be an http(s) URL, got {url!r}")
     check(md5 is None or (isinstance(md5, str) and re.fullmatch(r"[0-9a-fA-F]{32}", md5)),
@@ -143,9 +145,17 @@ def eval_settings(params: dict, n_images: int | None = None) -> EvalSettings:
     return EvalSettings.from_params(params, "dsprites.evaluate", n_images=n_images)
 
 
+def subset_size(n_images: int, held: int, path) -> int:
+    """How many images acquisition takes from a file holding `held` (n_images 0: all)."""
+    check(n_images <= held, "dsprites.acquire.n_images",
+          f"({n_images:,}) is more than the {held:,} images {path} holds; set at most {held:,}, "
+          "or 0 to take them all")
+    return n_images or held
+
+
 def check_dsprites(params: dict, n_images: int | None = None) -> None:
     """Validate the whole dSprites branch at once; n_images: the data's size when known (else
-    what dsprites.acquire.n_images asks for)."""
+    what dsprites.acquire.n_images asks for; acquisition from a file passes what it will take)."""
     with unrecorded(params):
         acquire = acquire_settings(params)
         models, seeds = sweep(params)

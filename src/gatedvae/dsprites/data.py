@@ -4,7 +4,7 @@ The grid has 3 x 6 x 40 x 32 x 32 = 737,280 rows over (shape, scale, orientation
 row-major: grid index = dot(classes, GRID_BASES). The official file adds a constant colour
 column in front; this module drops it. Three sources give the same rows for the same
 (n_images, seed): `generate` renders them, `path` and `download` read them from the official
-.npz file.
+.npz file. A partial file (any subset of the grid) gives a seeded subset of the rows it holds.
 
 Renderer geometry. DeepMind's generator is not public; this is a reading of the published
 description and images (sizes and turning direction were chosen to look alike, not measured
@@ -30,6 +30,7 @@ against the official file, which is not reachable here):
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ from gatedvae.atomic import atomic_path, save_parquet
 from gatedvae.dsprites.spec import (DSPRITES_FILENAME, DSPRITES_MD5, DSPRITES_URL,  # noqa: F401 (re-exported)
                                     FACTOR_NAMES, FACTOR_SIZES, IMAGE_SIZE, N_GRID, SOURCES)
 from gatedvae.errors import StageError
+
+log = logging.getLogger(__name__)
 
 FACTOR_VALUES = (np.array([1.0, 2.0, 3.0]), np.linspace(0.5, 1.0, 6),
                  np.linspace(0.0, 2 * np.pi, 40), np.linspace(0.0, 1.0, 32),
@@ -194,22 +197,53 @@ def render(classes: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- the official file
 
+def resolve_npz(path: str | os.PathLike) -> Path:
+    """The .npz file behind dsprites.acquire.path: the file itself, or the one .npz in a folder
+    (hidden files ignored)."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix == ".npz" and not p.name.startswith("."))
+        if len(found) != 1:
+            listed = ", ".join(p.name for p in found) or "none"
+            raise DSpritesFileError(f"{path}: expected exactly one .npz file in this folder (found "
+                                    f"{listed}); place {DSPRITES_FILENAME} there, or set "
+                                    "dsprites.acquire.path to the file itself")
+        return found[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: dSprites file not found")
+    return path
+
+
+def _open_npz(path: Path):
+    try:
+        data = np.load(path, allow_pickle=True, encoding="latin1")
+    except Exception as e:  # numpy raises several types for a file that is not an npz
+        raise DSpritesFileError(f"{path}: not a readable .npz file ({e})") from e
+    if not hasattr(data, "files"):  # a bare .npy array under an .npz name
+        raise DSpritesFileError(f"{path}: holds a single array {list(np.shape(data))}, expected an "
+                                f".npz archive with keys {list(_FILE_KEYS)} (the official file's "
+                                "format; np.savez(path, imgs=..., latents_classes=..., "
+                                "latents_values=..., metadata=...) writes one)")
+    return data
+
+
+def held_rows(path: str | os.PathLike) -> int:
+    """How many images the file holds, reading only its `latents_classes` key."""
+    path = resolve_npz(path)
+    with _open_npz(path) as data:
+        if "latents_classes" not in data.files:
+            raise DSpritesFileError(f"{path}: missing key `latents_classes`; expected "
+                                    f"{list(_FILE_KEYS)}, found {sorted(data.files)}")
+        return int(_read(data, path, "latents_classes").shape[0])
+
+
 def load_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read and check the official file: imgs uint8 [N,64,64], classes int64 [N,5], values [N,5].
 
     The colour column (constant) is dropped from classes and values.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: dSprites file not found")
-    try:
-        data = np.load(path, allow_pickle=True, encoding="latin1")
-    except Exception as e:  # numpy raises several types for a file that is not an npz
-        raise DSpritesFileError(f"{path}: not a readable .npz file ({e})") from e
-    with data:
-        if not hasattr(data, "files"):
-            raise DSpritesFileError(f"{path}: expected an .npz archive with keys "
-                                    f"{list(_FILE_KEYS)}, got a single array")
+    path = resolve_npz(path)
+    with _open_npz(path) as data:
         missing = [k for k in _FILE_KEYS if k not in data.files]
         if missing:
             raise DSpritesFileError(f"{path}: missing key(s) {missing}; expected "
@@ -287,9 +321,11 @@ def _check_factor_ranges(path: Path, classes: np.ndarray, values: np.ndarray) ->
 
 def select_rows(classes: np.ndarray, n_images: int, seed: int, path: str | os.PathLike
                 ) -> np.ndarray:
-    """Rows of a file (classes [N, 5]) holding the grid rows that `generate` would draw.
+    """Rows of a file (classes [N, 5]) to take, ordered by grid index.
 
-    n_images = 0 takes every row of the file, ordered by grid index.
+    n_images = 0 takes every row. Otherwise, when the file holds every grid row that `generate`
+    would draw for (n_images, seed) (always so for the official file), those rows, so the three
+    sources agree; else a seeded subset of the rows the file holds.
     """
     index = grid_index(classes)
     order = np.argsort(index, kind="stable")
@@ -300,16 +336,23 @@ def select_rows(classes: np.ndarray, n_images: int, seed: int, path: str | os.Pa
                                 f"than once in latents_classes ({repeats.size} repeats)")
     if n_images == 0:
         return order
+    if n_images > len(index):
+        raise DSpritesFileError(f"params.yaml: `dsprites.acquire.n_images` ({n_images:,}) is more "
+                                f"than the {len(index):,} images {path} holds; set it to at most "
+                                f"{len(index):,}, or 0 to take them all")
     wanted = sample_grid_index(n_images, seed)
     pos = np.minimum(np.searchsorted(sorted_index, wanted), len(sorted_index) - 1)
-    found = sorted_index[pos] == wanted if len(sorted_index) else np.zeros(len(wanted), bool)
-    if not found.all():
-        raise DSpritesFileError(
-            f"{path}: holds {len(index):,} of the {N_GRID:,} grid rows and lacks "
-            f"{int((~found).sum()):,} of the {len(wanted):,} rows drawn for n_images="
-            f"{n_images}, seed={seed} (e.g. grid row {wanted[~found][0]}). Use the complete "
-            "official file, or n_images: 0 to take every row the file holds.")
-    return order[pos]
+    if len(sorted_index) and (sorted_index[pos] == wanted).all():
+        return order[pos]
+    picked = np.random.default_rng(seed).choice(len(index), size=n_images, replace=False)
+    return order[np.sort(picked)]
+
+
+def subset_kind(n_file: int, n_images: int) -> str:
+    """How select_rows reads a file, in words for the log."""
+    if n_images == 0 or n_images == n_file:
+        return f"all {n_file:,} images of the file"
+    return f"a seeded subset of {n_images:,} of the file's {n_file:,} images"
 
 
 # ---------------------------------------------------------------- acquisition
@@ -335,6 +378,7 @@ def acquire(source: str, images_out: str | os.PathLike, factors_out: str | os.Pa
         npz = _npz_for(source, images_out, path, url, md5, download_dir)
         imgs, file_classes, file_values = load_npz(npz)
         rows = select_rows(file_classes, n_images, seed, npz)
+        log.info("%s: %s", npz, subset_kind(len(file_classes), len(rows)))
         _write_images(images_out, len(rows), lambda out: _copy_rows(out, imgs, rows))
         classes, values = file_classes[rows], file_values[rows]
     save_parquet(factors_out, factors_frame(classes, values))
@@ -346,7 +390,7 @@ def _npz_for(source: str, images_out, path, url: str, md5: str | None, download_
     if source == "path":
         if path is None:
             raise ValueError("source `path` needs the path of the official .npz file")
-        return Path(path)
+        return resolve_npz(path)
     from gatedvae.download import fetch  # only this source needs requests
 
     dest = Path(download_dir if download_dir is not None else Path(images_out).parent)

@@ -15,14 +15,18 @@ from gatedvae.atomic import save_parquet
 from gatedvae.dsprites import config
 
 
-def acquire(params, *, images: str, factors: str) -> None:
-    """dSprites images and factors, rendered here or read from the official file."""
+def acquire(params, *, source: str, images: str, factors: str) -> None:
+    """dSprites images and factors, rendered here or read from the official file (or a folder
+    holding it) at `source` (dsprites.acquire.path, templated into dvc.yaml as a dependency)."""
     from gatedvae.dsprites import data
 
-    config.check_dsprites(params)
     settings = config.acquire_settings(params)
+    n_images = None
+    if settings.source == "path":  # the file's size bounds every other size; check them first
+        n_images = config.subset_size(settings.n_images, data.held_rows(source), source)
+    config.check_dsprites(params, n_images=n_images)
     summary = data.acquire(settings.source, images, factors, n_images=settings.n_images,
-                           seed=settings.seed, path=settings.path, url=settings.url,
+                           seed=settings.seed, path=source, url=settings.url,
                            md5=settings.md5, download_dir=settings.download_dir)
     print(json.dumps(summary))
 

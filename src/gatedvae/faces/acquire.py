@@ -1,12 +1,14 @@
 """Get CelebA (or the synthetic stand-in) into one folder in the official layout.
 
-Sources: `synthetic` renders it (synthetic.py); `path` takes a local copy of the official files,
-MD5-checking each; `download` fetches the official files, refusing HTML pages served in their
-place. The image archive is extracted streaming, with a progress bar by bytes.
+Sources: `synthetic` renders it (synthetic.py); `path` takes what a researcher has (the official
+zip or an extracted image folder, whole or any subset, and just the annotation files the chosen
+stages read); `download` fetches the official files, refusing HTML pages served in their place.
+Archives are extracted streaming, with a progress bar by bytes.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -14,9 +16,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from gatedvae.atomic import atomic_path
+from gatedvae.atomic import atomic_path, save_json
 from gatedvae.download import DownloadError, fetch, looks_like_html, md5sum
 from gatedvae.errors import StageError
+from gatedvae.faces import celeba
+from gatedvae.faces.images import Listing, is_image_name, list_images
+from gatedvae.faces.spec import IMAGE_SETS, Needs
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,14 +49,14 @@ CELEBA_FILES = {f.name: f for f in (
     OfficialFile("list_eval_partition.txt", 2_836_386, "d32c9cbf5e040fd4025c592c306e6668",
                  "0B7EVK8r0v71pY0NSMzRuSXJEVkk"),
 )}
-# What the aligned image set needs; the rest is copied when present.
-REQUIRED = ("img_align_celeba.zip", "list_landmarks_align_celeba.txt", "list_attr_celeba.txt",
-            "list_eval_partition.txt", "identity_CelebA.txt")
 OFFICIAL_PAGE = "http://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
 class AcquireError(StageError, RuntimeError):
     """CelebA could not be put in place; the message says which files to place where."""
+
+
+N_CELEBA = 202_599          # images in the official release; each annotation file has a row each
 
 
 def check_file(path: Path, spec: OfficialFile) -> str | None:
@@ -71,88 +78,190 @@ def check_file(path: Path, spec: OfficialFile) -> str | None:
 
 def placement_help(folder: Path, names, files=CELEBA_FILES) -> str:
     lines = [f"Place these files from the official CelebA release ({OFFICIAL_PAGE}, 'Align&Cropped "
-             f"Images' and 'Anno'/'Eval' folders) in {folder}/ and set faces.acquire.source: path "
-             f"with faces.acquire.path: {folder}:"]
-    lines += [f"  {folder / n}  ({files[n].size:,} bytes, md5 {files[n].md5})" for n in names]
+             f"Images' and 'Anno' folders) in {folder}/ and set faces.acquire.source: path "
+             f"with faces.acquire.path: {folder} (a subset of the images, as a folder or a zip, "
+             "is fine):"]
+    lines += [f"  {folder / n}  ({files[n].size:,} bytes, md5 {files[n].md5})" if n in files
+              else f"  {folder / n}" for n in names]
     return "\n".join(lines)
 
 
-def extract_zip(archive: Path, dest: Path, *, progress: bool = True) -> int:
-    """Extract streaming member by member, with a progress bar over uncompressed bytes; returns
-    the number of files. Refuses members that would land outside `dest`."""
-    count = 0
+def _member_name(member: zipfile.ZipInfo) -> str | None:
+    """The image file name a zip member installs as, or None for folders, hidden files and
+    macOS resource forks (__MACOSX/)."""
+    parts = member.filename.split("/")
+    if member.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return None
+    return parts[-1]
+
+
+def extract_images(archive: Path, dest: Path, *, progress: bool = True) -> Listing:
+    """Extract the images of a zip (at any depth) into `dest`, streaming with a progress bar;
+    returns what was extracted and what was left out. Refuses two members with one name."""
+    listing = Listing(images=[])
     with zipfile.ZipFile(archive) as zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
-        total = sum(m.file_size for m in members)
-        root = dest.resolve()
+        chosen = {}
+        for member in zf.infolist():
+            name = _member_name(member)
+            if member.is_dir():
+                continue
+            if name is None:
+                listing.hidden.append(member.filename)
+            elif not is_image_name(name):
+                listing.other.append(member.filename)
+            elif name in chosen:
+                raise AcquireError(f"{archive}: two members are named {name} "
+                                   f"({chosen[name].filename} and {member.filename})")
+            else:
+                chosen[name] = member
+        dest.mkdir(parents=True, exist_ok=True)
+        total = sum(m.file_size for m in chosen.values())
         with tqdm(total=total, unit="B", unit_scale=True, desc=f"extract {archive.name}",
                   disable=not progress) as bar:
-            for member in members:
-                target = (dest / member.filename).resolve()
-                if root not in target.parents:
-                    raise AcquireError(f"{archive}: member {member.filename!r} would be written "
-                                       f"outside {dest}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, open(target, "wb") as out:
+            for name, member in chosen.items():
+                with zf.open(member) as src, open(dest / name, "wb") as out:
                     while block := src.read(1 << 20):
                         out.write(block)
                         bar.update(len(block))
-                count += 1
-    return count
+    listing.images = sorted(chosen)
+    return listing
 
 
-def from_path(source: str | Path, dest: str | Path, *, files=CELEBA_FILES, required=REQUIRED,
-              progress: bool = True) -> dict:
-    """Check every official file in `source` by size and MD5, then copy the annotations and
-    extract the image archive into `dest` (replaced whole). An already extracted
-    img_align_celeba/ folder is accepted in place of the zip (its JPEGs are counted)."""
-    source, dest = Path(source), Path(dest)
-    problems = {}
-    present = []
-    for name, spec in files.items():
-        path = source / name
-        if name == "img_align_celeba.zip" and not path.exists() and (source / "img_align_celeba").is_dir():
-            present.append("img_align_celeba/")
-            continue
-        if not path.exists() and name not in required:
-            continue
+def count_images(source: Path, needs: Needs) -> int:
+    """How many images from_path would install (for checking sizes before any work)."""
+    folder = source / needs.image_folder
+    if folder.is_dir():
+        return len(list_images(folder).images)
+    archive = source / f"{needs.image_folder}.zip"
+    if archive.is_file():
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                return sum(1 for m in zf.infolist() if (n := _member_name(m)) and is_image_name(n))
+        except zipfile.BadZipFile as e:
+            raise AcquireError(f"{archive}: not a readable zip archive ({e})") from e
+    return 0
+
+
+def _check_annotation(path: Path, spec: OfficialFile | None) -> tuple[object, str]:
+    """(parsed table, how it was accepted): the official file (MD5-checked when it claims to
+    be whole, i.e. lists every official image) or a consistent subset."""
+    reader = celeba.read_attributes if path.name == "list_attr_celeba.txt" else celeba.read_landmarks
+    with open(path, "rb") as f:
+        if looks_like_html(f.read(512)):
+            raise AcquireError(f"{path}: an HTML page, not the file (the host served a quota or "
+                               "sign-in page)")
+    table = reader(path)  # a format error names the file and line
+    if spec is not None and len(table) >= N_CELEBA:
         problem = check_file(path, spec)
         if problem:
-            problems[name] = problem
-        else:
-            present.append(name)
-    if problems:
-        details = "\n".join(f"  {source / n}: {p}" for n, p in problems.items())
-        raise AcquireError(f"CelebA files in {source} are not the official ones:\n{details}\n"
-                           + placement_help(source, list(problems), files))
-    return _install(source, dest, present, progress=progress)
+            raise AcquireError(f"{path}: lists all {len(table):,} images but is not the official "
+                               f"file ({problem}); use the official file or a subset of its rows")
+        return table, "official (MD5 checked)"
+    return table, f"subset of {len(table):,} rows"
 
 
-def _install(source: Path, dest: Path, present: list[str], *, progress: bool) -> dict:
-    summary = {"files": sorted(present)}
+def from_path(source: str | Path, dest: str | Path, needs: Needs, *, files=CELEBA_FILES,
+              progress: bool = True) -> dict:
+    """Install the CelebA a researcher has into `dest` (replaced whole), in the official layout.
+
+    `source` holds the image folder (img_align_celeba/ or img_celeba/) or, for the aligned
+    set, img_align_celeba.zip; whole or any subset. Only the annotation files in `needs` are
+    read: each is the official file (MD5-checked when it lists every image) or a subset in its
+    format, and is installed trimmed to the images present. Images are matched to annotation
+    rows by file name; hidden and non-image files are ignored and counted; images without a
+    landmark row and rows without an image are counted in dest/acquire_report.json.
+    """
+    source, dest = Path(source), Path(dest)
+    if not source.is_dir():
+        raise AcquireError(f"faces.acquire.path: {source} is not a folder.\n"
+                           + placement_help(source, [f"{needs.image_folder}.zip"
+                                                     if needs.image_set == "aligned" else
+                                                     f"{needs.image_folder}/", *needs.annotations], files))
+    folder, archive = source / needs.image_folder, source / f"{needs.image_folder}.zip"
+    if not folder.is_dir() and not archive.is_file():
+        hint = (f"extract it first (7z x {needs.image_folder}.7z.001 -o{source})"
+                if needs.image_set == "wild" else f"or the official {archive.name}")
+        raise AcquireError(f"{source}: no image folder {needs.image_folder}/ ({hint}).\n"
+                           + placement_help(source, [archive.name if needs.image_set == "aligned"
+                                                     else f"{needs.image_folder}/"], files))
+    missing = [n for n in needs.annotations if not (source / n).is_file()]
+    if missing:
+        raise AcquireError(f"{source}: missing {', '.join(missing)} (read by "
+                           f"{'alignment' if len(missing) == 1 and 'landmarks' in missing[0] else 'the chosen stages'}).\n"
+                           + placement_help(source, missing, files))
+    if needs.openface_csv and not (source / needs.openface_csv).exists():
+        raise AcquireError(f"{source / needs.openface_csv}: not found (faces.features.openface.csv). "
+                           f"Run OpenFace's FeatureExtraction -fdir {folder} -pose -aus -out_dir "
+                           f"{source / Path(needs.openface_csv).parent} on the same images, or "
+                           "choose another faces.features.extractor")
+    tables = {name: _check_annotation(source / name, files.get(name)) for name in needs.annotations}
+    if folder.is_dir() and archive.is_file():
+        log.info("%s: using the extracted folder %s/ (the zip is ignored)", source, folder.name)
+    elif archive.is_file() and archive.stat().st_size == files[archive.name].size:
+        problem = check_file(archive, files[archive.name])
+        if problem:
+            raise AcquireError(f"{archive}: has the official size but is not the official file "
+                               f"({problem})\n" + placement_help(source, [archive.name], files))
+
     with atomic_path(dest) as tmp:
         tmp.mkdir(parents=True)
-        for name in present:
-            if name == "img_align_celeba.zip":
-                summary["images"] = extract_zip(source / name, tmp, progress=progress)
-            elif name == "img_align_celeba/":
-                shutil.copytree(source / "img_align_celeba", tmp / "img_align_celeba")
-                summary["images"] = sum(1 for _ in (tmp / "img_align_celeba").glob("*.jpg"))
-            else:
+        images_dest = tmp / needs.image_folder
+        if folder.is_dir():
+            listing = list_images(folder)
+            images_dest.mkdir()
+            for name in tqdm(listing.images, desc=f"copy {folder.name}", unit="img", disable=not progress):
+                shutil.copy2(folder / name, images_dest / name)
+        else:
+            listing = extract_images(archive, images_dest, progress=progress)
+        if not listing.images:
+            raise AcquireError(f"{folder if folder.is_dir() else archive}: no images "
+                               f"(.jpg, .jpeg, .png, .bmp); {listing.describe_ignored()}")
+        present = set(listing.images)
+        report = {"source": str(source), "image_set": needs.image_set,
+                  "images": len(listing.images), "ignored_files": listing.ignored(),
+                  "annotations": {}}
+        for name, (table, how) in tables.items():
+            kept = table[table.index.isin(present)]
+            if len(kept) == len(table) and how.startswith("official"):
                 shutil.copy2(source / name, tmp / name)
-        if (source / "openface").is_dir():
-            shutil.copytree(source / "openface", tmp / "openface")
-    return summary
+            elif name == "list_attr_celeba.txt":
+                celeba.write_attributes(tmp / name, kept)
+            else:
+                celeba.write_landmarks(tmp / name, kept)
+            without = sorted(present - set(table.index))
+            report["annotations"][name] = {
+                "accepted_as": how, "rows_installed": len(kept),
+                "rows_without_image": len(table) - len(kept),
+                "images_without_row": len(without), "images_without_row_examples": without[:20]}
+        if needs.openface_csv:
+            top = Path(needs.openface_csv).parts[0]
+            copy = shutil.copytree if (source / top).is_dir() else shutil.copy2
+            copy(source / top, tmp / top)
+        save_json(tmp / "acquire_report.json", report)
+    landmarks = report["annotations"][needs.annotations[0]]
+    log.info("installed %d images from %s (%s); %s: %d rows for images not present (a subset), "
+             "%d images without a landmark row (alignment reports them as failed)",
+             report["images"], source, listing.describe_ignored(), needs.annotations[0],
+             landmarks["rows_without_image"], landmarks["images_without_row"])
+    return report
 
 
-def download(dest: str | Path, *, url_template: str, staging: str | Path, files=CELEBA_FILES,
-             required=REQUIRED, progress: bool = True) -> dict:
-    """Fetch the required official files into `staging` (kept, so a rerun resumes from what is
-    there), check them, then install into `dest` as from_path does."""
+def download(dest: str | Path, needs: Needs, *, url_template: str, staging: str | Path,
+             files=CELEBA_FILES, progress: bool = True) -> dict:
+    """Fetch the official files the chosen stages read into `staging` (kept, so a rerun
+    resumes from what is there), check them, then install into `dest` as from_path does."""
+    if needs.image_set != "aligned":
+        raise AcquireError("faces.acquire.source: download fetches the aligned image set only (the "
+                           "in-the-wild images are a multi-part 7z with no direct link); set "
+                           "faces.align.image_set: aligned, or place img_celeba/ and use source: path")
+    if needs.openface_csv:
+        raise AcquireError("faces.acquire.source: download has no OpenFace output to fetch; choose "
+                           "faces.features.extractor: celeba_annotations or landmarks68, or run "
+                           "OpenFace yourself and use source: path")
     staging = Path(staging)
     staging.mkdir(parents=True, exist_ok=True)
     failed = {}
-    for name in required:
+    for name in ("img_align_celeba.zip", *needs.annotations):
         spec = files[name]
         path = staging / name
         if check_file(path, spec) is None:
@@ -169,4 +278,4 @@ def download(dest: str | Path, *, url_template: str, staging: str | Path, files=
     if failed:
         details = "\n".join(f"  {n}: {why}" for n, why in failed.items())
         raise AcquireError(f"CelebA download failed:\n{details}\n" + placement_help(staging, list(failed), files))
-    return from_path(staging, dest, files=files, required=required, progress=progress)
+    return from_path(staging, dest, needs, files=files, progress=progress)

@@ -1,7 +1,7 @@
 """Align faces: a similarity transform from the 5 landmarks onto a canonical template, then a crop.
 
-The template puts the eye line horizontal, so in-plane rotation (roll) is removed, as OpenFace's
-alignment does in the paper. Work runs in a process pool over chunks of images; an image that
+The transform's rotation is set by the eye line, so in-plane rotation (roll) is removed exactly
+(as OpenFace's alignment does in the paper); its scale and shift fit all five points (the eyes weighted double). Work runs in a process pool over chunks of images; an image that
 cannot be aligned is recorded with its reason, never dropped silently, never fatal.
 """
 
@@ -40,12 +40,32 @@ class AlignResult:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (image_id, reason)
 
 
-def _estimate(src: np.ndarray, dst: np.ndarray):
-    if hasattr(SimilarityTransform, "from_estimate"):
-        tform = SimilarityTransform.from_estimate(src, dst)
-        return tform if bool(tform) else None
-    tform = SimilarityTransform()
-    return tform if tform.estimate(src, dst) else None
+def level_eyes_transform(target: np.ndarray, points: np.ndarray) -> SimilarityTransform | None:
+    """The similarity that maps crop coordinates (`target`, the template) onto the image's
+    landmarks `points` [5, 2] with its rotation fixed by the eye line, so the crop's eye line is
+    level: roll is removed exactly. Scale and shift are the least-squares fit over all five
+    points, the eyes weighted double.
+
+    A free least-squares similarity would tilt the crop on turned faces, where the nose tip and
+    mouth sit off the template's midline (up to 6.6 degrees of roll left on real CelebA faces).
+    """
+    eye_image, eye_crop = points[1] - points[0], target[1] - target[0]
+    angle = np.arctan2(eye_image[1], eye_image[0]) - np.arctan2(eye_crop[1], eye_crop[0])
+    c, s = np.cos(angle), np.sin(angle)
+    turned = target @ np.array([[c, s], [-s, c]])          # R(angle) applied to each row
+    # Weighted least squares; the eyes count twice, as the points a crop is judged by.
+    weights = np.array([2.0, 2.0, 1.0, 1.0, 1.0])[:, None]
+    turned_mean = (weights * turned).sum(0) / weights.sum()
+    points_mean = (weights * points).sum(0) / weights.sum()
+    turned_c, points_c = turned - turned_mean, points - points_mean
+    denominator = float((weights * turned_c ** 2).sum())
+    if denominator <= 0:
+        return None
+    scale = float((weights * turned_c * points_c).sum()) / denominator
+    if not np.isfinite(scale) or scale <= 0:
+        return None
+    shift = points_mean - scale * turned_mean
+    return SimilarityTransform(scale=scale, rotation=angle, translation=shift)
 
 
 def check_landmarks(points: np.ndarray, width: int, height: int, *, min_eye_distance: float,
@@ -62,7 +82,7 @@ def check_landmarks(points: np.ndarray, width: int, height: int, *, min_eye_dist
         return None, f"landmarks outside the {width}x{height} image"
     if points[1, 0] <= points[0, 0] and abs(points[1, 0] - points[0, 0]) > abs(points[1, 1] - points[0, 1]):
         return None, "degenerate landmarks: left and right eye swapped"
-    tform = _estimate(target, points)  # maps crop coordinates to image coordinates
+    tform = level_eyes_transform(target, points)  # maps crop coordinates to image coordinates
     if tform is None:
         return None, "degenerate landmarks: no similarity transform fits"
     residual = np.hypot(*(tform(target) - points).T).max() / eye_distance

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gatedvae.evaluation.settings import EvalSettings
-from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITIONS, SOURCES,
+from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITIONS, SOURCES, Needs,
                                  SyntheticConfig, config_from_dict)
 from gatedvae.params import ParamError, check, choice, get, number, unrecorded
 from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
@@ -20,6 +20,22 @@ KEYS = {"net": "net", "hidden": "hidden", "latent_dim": "partition_sizes", "part
         "objective": "objective", "objective_params": "objective_params", "epochs": "epochs",
         "batch_size": "batch_size", "lr": "lr", "partition_order": "partition_order",
         "target_noise": "target_noise", "image_size": "faces.align.size"}
+
+
+def source(params: dict) -> str:
+    return choice(params, "faces.acquire.source", SOURCES)
+
+
+def acquire_needs(params: dict):
+    """What the chosen stages read from the raw folder (acquire.Needs): acquisition checks and
+    installs just that."""
+    chosen = extractor(params)
+    csv = get(params, "faces.features.openface.csv") if chosen == "openface" else None
+    if csv is not None:
+        check(isinstance(csv, str) and csv and not csv.startswith(("/", "..")),
+              "faces.features.openface.csv", f"must be a path inside faces.acquire.path, got {csv!r}")
+    return Needs(image_set=image_set(params), attributes=chosen == "celeba_annotations",
+                 openface_csv=csv)
 
 
 def synthetic_config(params: dict) -> SyntheticConfig:
@@ -170,15 +186,20 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
     """Validate the whole faces branch at once; n_images: the aligned data's size when known
     (else, for synthetic faces, how many are rendered)."""
     with unrecorded(params):
-        source = choice(params, "faces.acquire.source", SOURCES)
-        if source == "synthetic":
+        kind = source(params)
+        check(isinstance(get(params, "faces.acquire.path"), str), "faces.acquire.path",
+              "must be a folder path (a dependency of faces_acquire whatever the source)")
+        if kind == "synthetic":
             n_images = n_images if n_images is not None else synthetic_config(params).n_images
         else:
-            check(isinstance(get(params, "faces.acquire.path"), str), "faces.acquire.path", "must be a folder path")
+            acquire_needs(params)
+        if kind == "download":
+            check(isinstance(get(params, "faces.acquire.download_dir"), str),
+                  "faces.acquire.download_dir", "must be a folder path (where downloads are kept)")
         size = align_settings(params).size
         sheet_size(params)
         if extractor(params) == "synthetic":
-            check(source == "synthetic", "faces.features.extractor",
+            check(kind == "synthetic", "faces.features.extractor",
                   "synthetic needs faces.acquire.source: synthetic (the ground truth)")
         for part in PARTITIONS:
             cluster_config(params, part)

@@ -21,46 +21,98 @@ log = logging.getLogger(__name__)
 
 
 def from_openface(csv_path: str | Path, image_ids: list[str], *, min_confidence: float = 0.75,
-                  counts: dict | None = None) -> pd.DataFrame:
+                  counts: dict | None = None, hidden_images: int = 0) -> pd.DataFrame:
     """A sequence-mode CSV (frame k = the k-th image of `image_ids`, as `-fdir` reads a folder
-    in name order) or a folder of image-mode CSVs named after the images."""
+    in name order) or a folder of image-mode CSVs named after the images (matched by name).
+
+    Rows with success 0, a confidence below `min_confidence` or a non-finite pose or AU value
+    are failed detections, counted (the non-finite ones listed by line); a CSV that cannot
+    belong to these images (more frames than images, repeated or out-of-range frames) or that
+    has no usable row is an error naming the file, line and what to do. `hidden_images`: hidden
+    image-like files beside the images, named in the error when the frame count is off.
+    """
     csv_path = Path(csv_path)
     out = features.empty(image_ids, "openface")
+    extra = {}
     if csv_path.is_dir():
-        rows = []
-        for i, image_id in enumerate(image_ids):
-            path = csv_path / (Path(image_id).stem + ".csv")
-            if not path.exists():
-                continue
-            table = openface.read_csv(path)
-            if len(table):
-                best = table.loc[table["confidence"].idxmax()].copy()
-                best["frame"] = i + 1
-                rows.append(best)
-        table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["frame", "confidence", "success"])
+        table, extra = _image_mode_folder(csv_path, image_ids)
     else:
         table = openface.read_csv(csv_path)
-    frames = table["frame"].to_numpy().astype(np.int64) if len(table) else np.zeros(0, np.int64)
-    bad = (frames < 1) | (frames > len(image_ids))
-    if bad.any():
-        raise ValueError(f"{csv_path}: frame {frames[bad][0]} is outside 1..{len(image_ids)} "
-                         f"(the CSV does not match the {len(image_ids)} images)")
-    if len(np.unique(frames)) != len(frames):
-        raise ValueError(f"{csv_path}: repeated frame numbers; expected one face per image")
-    index = frames - 1
-    success = table["success"].to_numpy() > 0 if len(table) else np.zeros(0, bool)
-    confident = table["confidence"].to_numpy() >= min_confidence if len(table) else np.zeros(0, bool)
+        frames = table["frame"].to_numpy().astype(np.int64)
+        if len(table) > len(image_ids):
+            hint = (f" The image folder also holds {hidden_images} hidden image-like files "
+                    "(e.g. macOS ._ files) that OpenFace reads as frames: delete them and rerun "
+                    "OpenFace." if hidden_images else "")
+            raise openface.OpenFaceFormatError(
+                f"{csv_path}: {len(table):,} rows but {len(image_ids):,} images: the CSV was made "
+                f"from another folder (FeatureExtraction -fdir writes one row per image, in name "
+                f"order). Rerun OpenFace on exactly these images.{hint}")
+        _check_frames(csv_path, table, frames, len(image_ids))
+    frames = table["frame"].to_numpy().astype(np.int64)
+    values = table[["confidence", "success", "pose_Rx", "pose_Ry", *openface.AU_INTENSITIES]].to_numpy()
+    finite = np.isfinite(values).all(axis=1)
+    success = (table["success"].to_numpy() > 0) & finite
+    confident = table["confidence"].to_numpy() >= min_confidence
     keep = success & confident
-    rows = index[keep]
+    rows = frames[keep] - 1
     out.loc[rows, "success"] = True
     out.loc[rows, "confidence"] = table["confidence"].to_numpy()[keep]
     out.loc[rows, "pitch"] = table["pose_Rx"].to_numpy()[keep]
     out.loc[rows, "yaw"] = table["pose_Ry"].to_numpy()[keep]
     for name in openface.AU_INTENSITIES:
         out.loc[rows, name] = np.clip(table[name].to_numpy()[keep], 0, 5)
+    non_finite = [{"line": int(line), "image_id": image_ids[frame - 1]}
+                  for line, frame in zip(table["line"].to_numpy()[~finite], frames[~finite])]
+    if not keep.any():
+        raise openface.OpenFaceFormatError(
+            f"{csv_path}: no usable row for {len(image_ids):,} images ({len(table):,} rows: "
+            f"{int((table['success'].to_numpy() <= 0).sum()):,} failed, {len(non_finite):,} with "
+            f"non-finite values, {int((success & ~confident).sum()):,} below confidence "
+            f"{min_confidence} (faces.features.openface.min_confidence)); check that it is "
+            "OpenFace's output for these images")
     _count(counts, n_images=len(image_ids), no_row=len(image_ids) - len(table),
-           failed=int((~success).sum()), low_confidence=int((success & ~confident).sum()))
+           failed=int(((table["success"].to_numpy() <= 0) & finite).sum()),
+           non_finite=len(non_finite), low_confidence=int((success & ~confident).sum()), **extra)
+    if counts is not None:
+        counts["non_finite_rows"] = non_finite[:50]
     return out
+
+
+def _check_frames(csv_path: Path, table: pd.DataFrame, frames: np.ndarray, n_images: int) -> None:
+    lines = table["line"].to_numpy()
+    bad = np.flatnonzero((frames < 1) | (frames > n_images))
+    if bad.size:
+        raise openface.OpenFaceFormatError(
+            f"{csv_path}:{lines[bad[0]]}: frame {frames[bad[0]]} is outside 1..{n_images:,} (the "
+            f"CSV does not match the {n_images:,} images); rerun OpenFace on exactly these images")
+    order = np.argsort(frames, kind="stable")
+    repeated = np.flatnonzero(np.diff(frames[order]) == 0)
+    if repeated.size:
+        first, second = sorted((lines[order[repeated[0]]], lines[order[repeated[0] + 1]]))
+        raise openface.OpenFaceFormatError(
+            f"{csv_path}:{second}: frame {frames[order[repeated[0]]]} again (first on line {first}); "
+            "expected one row per image: run FeatureExtraction with -fdir on the image folder, "
+            "or FaceLandmarkImg for one CSV per image")
+
+
+def _image_mode_folder(folder: Path, image_ids: list[str]) -> tuple[pd.DataFrame, dict]:
+    """One row per image that has `<stem>.csv` (the most confident face), frame = its position."""
+    rows, stems = [], {Path(i).stem for i in image_ids}
+    for i, image_id in enumerate(image_ids):
+        path = folder / (Path(image_id).stem + ".csv")
+        if not path.exists():
+            continue
+        table = openface.read_csv(path)
+        if len(table):
+            confidence = table["confidence"].fillna(-np.inf)
+            best = table.loc[confidence.idxmax()].copy()
+            best["frame"] = i + 1
+            rows.append(best)
+    orphans = sorted(p.name for p in folder.glob("*.csv") if p.stem not in stems)
+    columns = ["line", "frame", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz",
+               *openface.AU_INTENSITIES]
+    table = pd.DataFrame(rows, columns=columns).reset_index(drop=True)
+    return table, {"csv_without_image": len(orphans)}
 
 
 def from_celeba_annotations(landmarks: pd.DataFrame, attributes: pd.DataFrame | None,

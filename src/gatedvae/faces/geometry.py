@@ -60,35 +60,49 @@ def project(points: np.ndarray, rot: np.ndarray, scale: float, centre: tuple[flo
 def pose_from_landmarks(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pitch, yaw and roll (radians) from 5 landmarks [N, 5, 2] under a scaled orthographic model.
 
-    Closed form, vectorised: roll from the eye line; then, in the roll-free frame, yaw from the
-    nose tip's sideways offset against the eye spacing (the nose stands NOSE_DEPTH in front of
-    the face plane) and pitch from where the nose tip falls between the eye line and the mouth
-    line. Accurate to a few degrees for |yaw|, |pitch| < 40 degrees on faces shaped like the
-    generic model; a proxy on real faces.
+    Closed form, vectorised, and blind to the mouth: only the eyes and the nose tip enter, so an
+    expression (a smile lifts the mouth corners) cannot move the pose. With R = Rz Ry Rx and
+    scale s, the eye centres (+-0.5, 0, 0) project, after undoing the roll, onto a horizontal
+    line of length E = s cos(yaw) (so roll is the eye line's angle), and the nose tip
+    (0, -D, Z) (D = NOSE_DROP, Z = NOSE_DEPTH) lands, relative to the eye midpoint, at
+
+        x = s sin(yaw) (Z cos p - D sin p) =  s L sin(yaw) sin(a)
+        y = -s (D cos p + Z sin p)         = -s L cos(a),     a = phi - p, phi = atan2(Z, D),
+
+    with L = hypot(D, Z). With u = -y / (E L) and v = x / (E L) this is cos a = u cos(yaw) and
+    sin a = v / tan(yaw), so c = cos^2(yaw) solves u^2 c^2 - (1 + u^2 + v^2) c + 1 = 0, whose one
+    root in (0, 1] gives
+
+        tan^2(yaw) = (v^2 + S - w) / 2,  tan(a) = sqrt(v^2 + S + w) / (sqrt(2) u),
+        w = 1 - u^2,  S = sqrt(w^2 + v^2 (2 (1 + u^2) + v^2)),
+
+    (S -+ w evaluated without cancellation), yaw taking the sign of v and a >= 0. Exact on
+    noise-free projections of the generic model for pitch < phi (about 41.6 degrees; beyond it
+    the pose (2 phi - p, -yaw) gives the same 3 points and the smaller pitch is returned); a
+    proxy on real faces, whose noses differ from the generic one.
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     eyes_mid = (lm[:, 0] + lm[:, 1]) / 2
-    mouth_mid = (lm[:, 3] + lm[:, 4]) / 2
     eye_vec = lm[:, 1] - lm[:, 0]
     # Image y points down, so a counter-clockwise roll gives a negative eye-line slope.
     roll = np.arctan2(-eye_vec[:, 1], eye_vec[:, 0])
     c, s = np.cos(roll), np.sin(roll)
-
-    def unroll(p):  # into face-up coordinates (x right, y up), undoing the roll
-        d = p - eyes_mid
-        x, y = d[:, 0], -d[:, 1]
-        return np.stack([c * x + s * y, -s * x + c * y], axis=1)
-
-    nose = unroll(lm[:, 2])
-    mouth = unroll(mouth_mid)
-    eye_span = np.hypot(eye_vec[:, 0], eye_vec[:, 1])      # = scale * cos(yaw)
-    # Sideways: the nose's offset from the face's midline, where face-plane points cancel.
-    tan_yaw = (nose[:, 0] - mouth[:, 0] * (NOSE_DROP / MOUTH_DROP)) / (eye_span * NOSE_DEPTH)
-    # Vertically: the nose's drop below the eye line over the mouth's drop, seen in the image,
-    # is r = (NOSE_DROP cos p + NOSE_DEPTH sin p) / (MOUTH_DROP cos p) for pitch p.
-    mouth_drop = -mouth[:, 1]
-    ratio = -nose[:, 1] / np.where(np.abs(mouth_drop) > 1e-9, mouth_drop, np.nan)
-    pitch = np.arctan((ratio - NOSE_DROP / MOUTH_DROP) * MOUTH_DROP / NOSE_DEPTH)
-    # The sideways offset above is NOSE_DEPTH cos(p) sin(yaw) against the eye span's cos(yaw).
-    yaw = np.arctan(tan_yaw / np.cos(pitch))
+    d = lm[:, 2] - eyes_mid
+    dx, dy = d[:, 0], -d[:, 1]                              # face-up (x right, y up), then unrolled
+    nose_x, nose_y = c * dx + s * dy, -s * dx + c * dy
+    eye_span = np.hypot(eye_vec[:, 0], eye_vec[:, 1])       # = scale * cos(yaw)
+    nose_len = np.hypot(NOSE_DROP, NOSE_DEPTH)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = -nose_y / (eye_span * nose_len)
+        v = nose_x / (eye_span * nose_len)
+        w = 1.0 - u ** 2
+        t = v ** 2 * (2.0 * (1.0 + u ** 2) + v ** 2)        # = S^2 - w^2 >= 0
+        big = np.sqrt(w ** 2 + t)                            # S
+        # S - w and S + w: one is a plain sum, the other their quotient, t / (S +- w).
+        pos = w >= 0
+        s_plus = np.where(pos, big + w, np.where(big - w > 0, t / (big - w), 0.0))
+        s_minus = np.where(pos, np.where(big + w > 0, t / (big + w), 0.0), big - w)
+        yaw = np.arctan2(np.sign(v) * np.sqrt(v ** 2 + s_minus), np.sqrt(2.0))
+        a = np.arctan2(np.sqrt(v ** 2 + s_plus), np.sqrt(2.0) * u)
+    pitch = np.arctan2(NOSE_DEPTH, NOSE_DROP) - a
     return pitch, yaw, roll

@@ -28,8 +28,10 @@ class OpenFaceFormatError(StageError, ValueError):
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """Columns frame (1-based, or the face number in image mode), confidence, success, pose_R*,
-    AU*_r, as floats. Image-mode files have no success column: a written row is a detection."""
+    """Columns line (the row's line in the file), frame (1-based, or the face number in image
+    mode), confidence, success, pose_R*, AU*_r, as floats. Image-mode files have no success
+    column: a written row is a detection. A value written as nan or inf (OpenFace writes -nan
+    when a fit diverges) is kept: the extractor treats such a row as a failed detection."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -66,13 +68,14 @@ def read_csv(path: str | Path) -> pd.DataFrame:
             bad = next(keep[j] for j, c in enumerate(columns) if not _is_float(row[c]))
             raise OpenFaceFormatError(f"{path}:{i + 2}: column {bad}: expected a number, "
                                       f"got {row[header.index(bad)]!r}") from None
-        if not np.isfinite(values[i]).all():
-            bad = keep[int(np.flatnonzero(~np.isfinite(values[i]))[0])]
-            raise OpenFaceFormatError(f"{path}:{i + 2}: column {bad}: not a finite number")
+        if not np.isfinite(values[i, 0]) or values[i, 0] != round(values[i, 0]):
+            raise OpenFaceFormatError(f"{path}:{i + 2}: column {keep[0]}: expected a whole "
+                                      f"number, got {row[columns[0]]!r}")
     frame = pd.DataFrame(values, columns=keep)
+    frame.insert(0, "line", np.arange(2, len(frame) + 2))
     if mode == "image":
         frame = frame.rename(columns={"face": "frame"})
-        frame.insert(2, "success", 1.0)
+        frame.insert(3, "success", 1.0)
     return frame
 
 

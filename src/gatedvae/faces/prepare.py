@@ -18,6 +18,7 @@ from gatedvae.atomic import atomic_path, save_json, save_npy, save_parquet
 from gatedvae.errors import StageError
 from gatedvae.faces import config
 from gatedvae.faces.align import aligned_ids
+from gatedvae.faces.images import is_image_name, list_images
 from gatedvae.faces.spec import IMAGE_SETS
 from gatedvae.params import ParamError, get, number
 
@@ -25,28 +26,36 @@ log = logging.getLogger(__name__)
 
 
 def image_files(folder: Path) -> list[str]:
-    """The image file names in a CelebA image folder, sorted."""
-    return sorted(p.name for p in Path(folder).iterdir() if p.is_file())
+    """The image file names in a CelebA image folder, sorted; hidden and other files are
+    ignored (and logged), so they can never shift a row onto the wrong image."""
+    listing = list_images(folder)
+    if listing.hidden or listing.other:
+        log.info("%s: %d images; %s", folder, len(listing.images), listing.describe_ignored())
+    return listing.images
 
 
-def acquire(params, *, out: str) -> None:
-    """CelebA (synthetic, local copy or download) into the raw folder."""
+def acquire(params, *, source: str, out: str) -> None:
+    """CelebA (synthetic, what the researcher has at `source`, or a download) into the raw
+    folder. `source` is faces.acquire.path, templated into dvc.yaml as a dependency."""
     from gatedvae.faces import acquire as celeba_acquire, synthetic
 
-    config.check_faces(params)
-    source = get(params, "faces.acquire.source")
+    kind = config.source(params)
     progress = sys.stderr.isatty()
-    if source == "synthetic":
+    if kind == "synthetic":
+        config.check_faces(params)
         cfg = config.synthetic_config(params)
         synthetic.generate(out, cfg, progress=progress)
         log.info("wrote %d synthetic faces to %s", cfg.n_images, out)
-    elif source == "path":
-        summary = celeba_acquire.from_path(get(params, "faces.acquire.path"), out, progress=progress)
-        log.info("installed %s", summary)
+        return
+    needs = config.acquire_needs(params)
+    if kind == "path":
+        # the images on hand bound every size in params: check them before any copying
+        config.check_faces(params, n_images=celeba_acquire.count_images(Path(source), needs))
+        celeba_acquire.from_path(source, out, needs, progress=progress)
     else:
-        summary = celeba_acquire.download(out, url_template=get(params, "faces.acquire.url_template"),
-                                          staging=get(params, "faces.acquire.path"), progress=progress)
-        log.info("installed %s", summary)
+        config.check_faces(params)
+        celeba_acquire.download(out, needs, url_template=get(params, "faces.acquire.url_template"),
+                                staging=get(params, "faces.acquire.download_dir"), progress=progress)
 
 
 def align(params, *, raw: str, out: str) -> int:
@@ -109,8 +118,9 @@ def features(params, *, raw: str, out: str, report: str) -> None:
     extractor = config.extractor(params)
     folder, landmark_file = IMAGE_SETS[config.image_set(params)]
     raw = Path(raw)
-    image_ids = image_files(raw / folder)
-    counts: dict = {}
+    listing = list_images(raw / folder)
+    image_ids = listing.images
+    counts: dict = {"ignored_files": listing.ignored()}
     if extractor == "openface":
         csv = raw / get(params, "faces.features.openface.csv")
         if not csv.exists():
@@ -118,7 +128,13 @@ def features(params, *, raw: str, out: str, report: str) -> None:
                              f"OpenFace FeatureExtraction -fdir {raw / folder} -pose -aus and "
                              "place its CSV there, or choose another extractor")
         min_conf = number(params, "faces.features.openface.min_confidence", minimum=0)
-        frame = extractors.from_openface(csv, image_ids, min_confidence=min_conf, counts=counts)
+        hidden = sum(is_image_name(name.lstrip(".")) for name in listing.hidden)
+        frame = extractors.from_openface(csv, image_ids, min_confidence=min_conf, counts=counts,
+                                         hidden_images=hidden)
+    elif extractor == "landmarks68":
+        from gatedvae.faces import landmarks68
+
+        frame = landmarks68.extract(raw / folder, image_ids, counts=counts, progress=sys.stderr.isatty())
     elif extractor == "celeba_annotations":
         lm, attrs = extractors.load_landmarks_and_attributes(raw, landmark_file)
         frame = extractors.from_celeba_annotations(lm, attrs, image_ids, counts=counts)

@@ -19,12 +19,29 @@ SOURCES = ("synthetic", "path", "download")
 IMAGE_SETS = {"wild": ("img_celeba", "list_landmarks_celeba.txt"),
               "aligned": ("img_align_celeba", "list_landmarks_align_celeba.txt")}
 
-EXTRACTORS = ("openface", "celeba_annotations", "synthetic")
+EXTRACTORS = ("openface", "celeba_annotations", "landmarks68", "synthetic")
 # OpenFace 2.0 action-unit columns: intensities (0-5) and presences (0/1)
 AU_INTENSITIES = ("AU01_r", "AU02_r", "AU04_r", "AU05_r", "AU06_r", "AU07_r", "AU09_r", "AU10_r",
                   "AU12_r", "AU14_r", "AU15_r", "AU17_r", "AU20_r", "AU23_r", "AU25_r", "AU26_r",
                   "AU45_r")
 AU_PRESENCES = tuple(a.replace("_r", "_c") for a in AU_INTENSITIES[:-1]) + ("AU28_c", "AU45_c")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the chosen stages read from the raw folder, so acquisition checks and installs just that."""
+    image_set: str                    # `aligned` or `wild` (spec.IMAGE_SETS)
+    attributes: bool = False          # list_attr_celeba.txt (the celeba_annotations extractor)
+    openface_csv: str | None = None   # the OpenFace output, relative to the folder (openface extractor)
+
+    @property
+    def image_folder(self) -> str:
+        return IMAGE_SETS[self.image_set][0]
+
+    @property
+    def annotations(self) -> tuple[str, ...]:
+        landmarks = IMAGE_SETS[self.image_set][1]
+        return (landmarks, "list_attr_celeba.txt") if self.attributes else (landmarks,)
 
 
 @dataclass(frozen=True)
