@@ -36,7 +36,8 @@ def copy_project(dest: Path, scale: str | None = "tiny") -> Path:
                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for rel in filter(None, listed.split("\0")):
         src = ROOT / rel
-        if src.is_file() and not rel.startswith(("data/", "models/", "reports/dsprites/")):
+        skipped = rel.startswith(("data/", "models/", "reports/dsprites/")) and not rel.startswith("data/external/")
+        if src.is_file() and not skipped:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
     (dest / "dvc.lock").unlink(missing_ok=True)

@@ -84,3 +84,31 @@ def test_scale_round_trip_keeps_text_byte_for_byte(project, scale):
 def test_unknown_scale_lists_the_available_ones(project):
     with pytest.raises(ParamError, match="available: \\['default', 'paper', 'tiny'\\]"):
         apply_scale("huge", project / "params.yaml", project / "configs/scales")
+
+
+def test_a_scale_never_sets_where_the_data_come_from(project):
+    (project / "configs/scales/bad.yaml").write_text(
+        "dsprites:\n  acquire: {n_images: 10, path: elsewhere.npz}\nfaces:\n  features: {extractor: openface}\n")
+    with pytest.raises(ParamError, match="sets dsprites.acquire.path, faces.features.extractor: a scale "
+                                         "sets budgets only"):
+        apply_scale("bad", project / "params.yaml", project / "configs/scales")
+
+
+def test_a_scale_asking_for_more_images_than_the_users_file_holds_takes_them_all(project):
+    from dsprites_npz import write_official_npz
+
+    from gatedvae.dsprites import data as D
+
+    write_official_npz(project / "mine.npz", D.sample_classes(700, seed=0))
+    text = (project / "params.yaml").read_text()
+    text = text.replace("    source: generate ", "    source: path     ", 1)
+    text = text.replace("    path: data/external/dsprites ", f"    path: {project / 'mine.npz'} ", 1)
+    (project / "params.yaml").write_text(text)
+    notes = []
+    values = apply_scale("tiny", project / "params.yaml", project / "configs/scales", notes)
+    assert values["dsprites.acquire.n_images"] == 0
+    assert notes == [f"dsprites.acquire.n_images: the scale asks for 1,536 but {project / 'mine.npz'} "
+                     "holds 700; set to 0 (all of them)"]
+    params = P.load(project / "params.yaml")
+    assert P.get(params, "dsprites.acquire.source") == "path"
+    assert P.get(params, "dsprites.acquire.path") == str(project / "mine.npz")

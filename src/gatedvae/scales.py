@@ -3,6 +3,10 @@
 Each scale is an overlay in configs/scales/NAME.yaml that sets the same keys; applying it edits
 only those keys of params.yaml, so every other choice in params.yaml is kept. Comments and key
 order survive because values are replaced in the text, line by line.
+
+A scale sets budgets (sizes, epochs, seeds), never where the data come from: an overlay that
+names a source, path, image set or extractor is refused. On a dSprites file that holds fewer
+images than the scale asks for, the scale takes all of them (n_images 0) and says so.
 """
 
 from __future__ import annotations
@@ -23,11 +27,40 @@ def available(scales_dir: Path = SCALES_DIR) -> list[str]:
     return sorted(p.stem for p in scales_dir.glob("*.yaml"))
 
 
+# The last part of a key that says where data come from; a scale never sets one.
+DATA_CHOICES = ("source", "path", "image_set", "extractor", "csv", "url", "url_template", "md5",
+                "download_dir")
+
+
 def overlay(name: str, scales_dir: Path = SCALES_DIR) -> dict[str, object]:
     path = scales_dir / f"{name}.yaml"
     if not path.exists():
         raise ParamError(f"unknown scale {name!r}; available: {available(scales_dir)} (in {scales_dir})")
-    return flatten(yaml.safe_load(path.read_text()) or {})
+    values = flatten(yaml.safe_load(path.read_text()) or {})
+    chosen = [key for key in values if key.rsplit(".", 1)[-1] in DATA_CHOICES]
+    if chosen:
+        raise ParamError(f"{path}: sets {', '.join(chosen)}: a scale sets budgets only, never where "
+                         "the data come from (set those in params.yaml)")
+    return values
+
+
+def _fit_to_the_data(values: dict[str, object], params: dict, notes: list[str]) -> dict[str, object]:
+    """A dSprites file holding fewer images than the scale's n_images: take them all."""
+    key = "dsprites.acquire.n_images"
+    acquire = (params.get("dsprites") or {}).get("acquire") or {}
+    if key not in values or acquire.get("source") != "path" or not values[key]:
+        return values
+    from gatedvae.dsprites.data import held_rows
+
+    try:
+        held = held_rows(acquire.get("path"))
+    except (OSError, ValueError):
+        return values  # an unreadable file is the acquire stage's error to report
+    if values[key] > held:
+        notes.append(f"{key}: the scale asks for {values[key]:,} but {acquire.get('path')} holds "
+                     f"{held:,}; set to 0 (all of them)")
+        values = {**values, key: 0}
+    return values
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -74,11 +107,13 @@ def _set_in_text(text: str, dotted: str, value: object, path: Path) -> str:
 
 
 def apply_scale(name: str, params_path: str | Path = "params.yaml",
-                scales_dir: str | Path = SCALES_DIR) -> dict[str, object]:
-    """Rewrite params.yaml with the overlay's values; returns the keys and values set."""
+                scales_dir: str | Path = SCALES_DIR, notes: list[str] | None = None) -> dict[str, object]:
+    """Rewrite params.yaml with the overlay's values; returns the keys and values set (and
+    appends to `notes` where a value was fitted to the data)."""
     params_path, scales_dir = Path(params_path), Path(scales_dir)
-    values = overlay(name, scales_dir)
     text = params_path.read_text()
+    values = _fit_to_the_data(overlay(name, scales_dir), yaml.safe_load(text) or {},
+                              notes if notes is not None else [])
     for dotted, value in values.items():
         text = _set_in_text(text, dotted, value, params_path)
     # the edited text must still parse and hold exactly the overlay's values
@@ -100,9 +135,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    values = apply_scale(args.name, args.params, args.scales_dir)
-    print(f"{args.params}: scale {args.name!r} applied")
+    notes: list[str] = []
+    values = apply_scale(args.name, args.params, args.scales_dir, notes)
+    print(f"{args.params}: scale {args.name!r} applied (budgets only; data sources untouched)")
     for key, value in values.items():
         print(f"  {key}: {value}")
+    for note in notes:
+        print(f"note: {note}")
     print("next: `dvc repro` (or `gatedvae flow run`)")
     return 0

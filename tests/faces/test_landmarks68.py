@@ -135,11 +135,12 @@ def test_extract_counts_and_contract(astronaut, tmp_path):
 @needs_dlib
 def test_yaw_sign_follows_rendered_faces():
     """dlib finds the renderer's cartoon faces; the estimated yaw keeps the true yaw's order and
-    sign (its level is biased by a few degrees: the cartoon is not a real face)."""
+    sign. Measured (seed 0): -30.4, -13.9, 14.1, 28.7 degrees; over backgrounds (seeds 0-2) the
+    cartoon's estimates scatter by ~5 degrees and +-10 degrees can read as about 0, hence +-20."""
     base = dict(pitch=0.0, roll=0.0, smile=0.0, mouth_open=0.0, brow=0.0, eye_closure=0.0,
                 face_width=1.0, face_height=1.0, skin_tone=0.3, hair_colour=1, hair_length=0.5,
                 centre_x=150.0, centre_y=140.0, scale=60.0)
-    truth = (-30, -15, 15, 30)
+    truth = (-30, -20, 20, 30)
     est = []
     for yaw in truth:
         image = np.asarray(render(Face(yaw=yaw * DEG, **base), (300, 330), np.random.default_rng(0)))
@@ -148,3 +149,4 @@ def test_yaw_sign_follows_rendered_faces():
         est.append(_pose_deg(pts)[1])
     assert np.all(np.diff(est) > 0), est
     assert (np.sign(est) == np.sign(truth)).all(), est
+    assert np.abs(np.subtract(est, truth)).max() < 10, est

@@ -1,9 +1,12 @@
 """Feature extractors: each turns one source into the features.parquet contract (features.py).
 
 - openface: OpenFace CSVs (sequence mode with frames in image order, or one image-mode CSV per
-  image); failed and low-confidence detections become success = False, counted.
-- celeba_annotations: pose from the 5 landmarks (geometry.pose_from_landmarks) and expression
-  proxies from landmark geometry and the attribute file; runs on real CelebA with no model.
+  image matched by name); failed, low-confidence and non-finite rows become success = False,
+  counted.
+- celeba_annotations: pose from the eyes and nose (geometry.pose_from_landmarks; a smile does
+  not move it) and expression proxies from landmark geometry and the attribute file; runs on
+  real CelebA with no model.
+- landmarks68: dlib's 68 points per image (landmarks68.py, an optional install).
 - synthetic: the generator's ground truth plus Gaussian noise, with a failure rate.
 """
 
@@ -117,7 +120,7 @@ def _image_mode_folder(folder: Path, image_ids: list[str]) -> tuple[pd.DataFrame
 
 def from_celeba_annotations(landmarks: pd.DataFrame, attributes: pd.DataFrame | None,
                             image_ids: list[str], *, counts: dict | None = None) -> pd.DataFrame:
-    """Pose from the 5 landmarks; expression proxies on the AU scale (0..5):
+    """Pose from the eyes and nose of the 5 landmarks; expression proxies on the AU scale (0..5):
     AU12 from lip-corner spread and lift (plus Smiling), AU25 from Mouth_Slightly_Open, AU45
     from Narrow_Eyes. Other units stay NaN: 5 points carry no brow or eyelid information."""
     out = features.empty(image_ids, "celeba_annotations")

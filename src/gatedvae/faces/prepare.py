@@ -40,6 +40,7 @@ def acquire(params, *, source: str, out: str) -> None:
     from gatedvae.faces import acquire as celeba_acquire, synthetic
 
     kind = config.source(params)
+    _check_extractor_installed(params)
     progress = sys.stderr.isatty()
     if kind == "synthetic":
         config.check_faces(params)
@@ -56,6 +57,16 @@ def acquire(params, *, source: str, out: str) -> None:
         config.check_faces(params)
         celeba_acquire.download(out, needs, url_template=get(params, "faces.acquire.url_template"),
                                 staging=get(params, "faces.acquire.download_dir"), progress=progress)
+
+
+def _check_extractor_installed(params) -> None:
+    """The optional landmarks68 extractor needs dlib: say so at the first stage, not the fourth."""
+    if config.extractor(params) == "landmarks68":
+        from gatedvae.faces import landmarks68
+
+        if not landmarks68.available():
+            raise ParamError("params.yaml: `faces.features.extractor` landmarks68 needs dlib and its "
+                             f"68-point model: {landmarks68.INSTALL_HINT} (or choose another extractor)")
 
 
 def align(params, *, raw: str, out: str) -> int:
