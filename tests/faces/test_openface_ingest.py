@@ -13,7 +13,7 @@ import yaml
 
 from gatedvae.faces import extractors, features, prepare
 from gatedvae.faces.openface import OpenFaceFormatError
-from gatedvae.params import load as load_params
+from gatedvae.params import ParamError, load as load_params
 from gatedvae.scales import apply_scale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +113,18 @@ def test_stray_files_in_the_image_folder_change_nothing(tmp_path, tiny_celeba):
     report = yaml.safe_load((tmp_path / "b.json").read_text())
     assert report["counts"]["ignored_files"]["hidden"] == 1
     assert report["counts"]["ignored_files"]["not_images"] == 2
+
+
+def test_an_image_set_the_raw_folder_lacks_is_an_error_naming_the_key(tmp_path, tiny_celeba):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    apply_scale("tiny", tmp_path / "params.yaml", ROOT / "configs" / "scales")
+    params = load_params(tmp_path / "params.yaml")
+    params["faces"]["acquire"]["source"] = "path"
+    params["faces"]["align"]["image_set"] = "aligned"    # the tiny set has img_celeba/ only
+    with pytest.raises(ParamError, match=r"`faces.align.image_set` aligned reads .*img_align_celeba/ and .*"
+                                         r"img_align_celeba, list_landmarks_align_celeba.txt is not in"):
+        prepare.align(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
+    params["faces"]["acquire"]["source"] = "synthetic"
+    with pytest.raises(ParamError, match="`faces.align.image_set` must be `wild` with faces.acquire.source: synthetic"):
+        prepare.align(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
+    assert not (tmp_path / "aligned").exists()

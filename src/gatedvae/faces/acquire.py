@@ -21,7 +21,7 @@ from gatedvae.download import DownloadError, fetch, looks_like_html, md5sum
 from gatedvae.errors import StageError
 from gatedvae.faces import celeba
 from gatedvae.faces.images import Listing, is_image_name, list_images
-from gatedvae.faces.spec import IMAGE_SETS, Needs
+from gatedvae.faces.spec import Needs
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,11 @@ def extract_images(archive: Path, dest: Path, *, progress: bool = True) -> Listi
     """Extract the images of a zip (at any depth) into `dest`, streaming with a progress bar;
     returns what was extracted and what was left out. Refuses two members with one name."""
     listing = Listing(images=[])
-    with zipfile.ZipFile(archive) as zf:
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as e:
+        raise AcquireError(f"{archive}: not a readable zip archive ({e})") from e
+    with zf:
         chosen = {}
         for member in zf.infolist():
             name = _member_name(member)

@@ -191,6 +191,9 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
               "must be a folder path (a dependency of faces_acquire whatever the source)")
         if kind == "synthetic":
             n_images = n_images if n_images is not None else synthetic_config(params).n_images
+            check(image_set(params) == "wild", "faces.align.image_set",
+                  "must be `wild` with faces.acquire.source: synthetic (it renders in-the-wild "
+                  "images, img_celeba/)")
         else:
             acquire_needs(params)
         if kind == "download":

@@ -69,6 +69,15 @@ def _check_extractor_installed(params) -> None:
                              f"68-point model: {landmarks68.INSTALL_HINT} (or choose another extractor)")
 
 
+def _check_image_set_present(raw: Path, chosen: str) -> None:
+    folder, landmark_file = IMAGE_SETS[chosen]
+    missing = [name for name in (folder, landmark_file) if not (raw / name).exists()]
+    if missing:
+        raise ParamError(f"params.yaml: `faces.align.image_set` {chosen} reads {raw / folder}/ and "
+                         f"{raw / landmark_file}, but {', '.join(missing)} is not in {raw}; choose "
+                         f"the image set your CelebA has, or add it (docs/faces.md, \"Real data\")")
+
+
 def align(params, *, raw: str, out: str) -> int:
     """5-landmark similarity alignment and crop of every image on disk."""
     from gatedvae.faces import align as aligner, celeba
@@ -77,6 +86,7 @@ def align(params, *, raw: str, out: str) -> int:
     settings = config.align_settings(params)
     folder, landmark_file = IMAGE_SETS[settings.image_set]
     raw = Path(raw)
+    _check_image_set_present(raw, settings.image_set)
     lm = celeba.read_landmarks(raw / landmark_file)
     # Every image on disk is attempted; one without a landmark row fails with that reason.
     ids = sorted(set(image_files(raw / folder)) | set(lm.index))
@@ -129,6 +139,7 @@ def features(params, *, raw: str, out: str, report: str) -> None:
     extractor = config.extractor(params)
     folder, landmark_file = IMAGE_SETS[config.image_set(params)]
     raw = Path(raw)
+    _check_image_set_present(raw, config.image_set(params))
     listing = list_images(raw / folder)
     image_ids = listing.images
     counts: dict = {"ignored_files": listing.ignored()}
