@@ -150,3 +150,46 @@ def test_yaw_sign_follows_rendered_faces():
     assert np.all(np.diff(est) > 0), est
     assert (np.sign(est) == np.sign(truth)).all(), est
     assert np.abs(np.subtract(est, truth)).max() < 10, est
+
+
+def _tiny_params(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from gatedvae.params import load
+    from gatedvae.scales import apply_scale
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
+    apply_scale("tiny", tmp_path / "params.yaml", root / "configs" / "scales")
+    params = load(tmp_path / "params.yaml")
+    params["faces"]["features"]["extractor"] = "landmarks68"
+    return params
+
+
+def test_the_first_stage_says_when_dlib_is_missing(monkeypatch, tmp_path):
+    from gatedvae.faces import prepare
+    from gatedvae.params import ParamError
+
+    params = _tiny_params(tmp_path)
+    monkeypatch.setattr(landmarks68, "_model_path", lambda: None)
+    with pytest.raises(ParamError, match=r'`faces.features.extractor` landmarks68 needs dlib .*pip install -e "\.\[landmarks\]"'):
+        prepare.acquire(params, source=str(tmp_path), out=str(tmp_path / "raw"))
+    assert not (tmp_path / "raw").exists()
+
+
+@needs_dlib
+def test_the_features_stage_with_landmarks68(tmp_path, tiny_celeba):
+    from gatedvae.faces import prepare
+
+    params = _tiny_params(tmp_path)
+    prepare.features(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "f.parquet"),
+                     report=str(tmp_path / "r.json"))
+    frame = features.read(tmp_path / "f.parquet")
+    factors = tiny_celeba[1].set_index("image_id").loc[frame["image_id"]]
+    assert (frame["extractor"] == "landmarks68").all() and frame["success"].sum() >= len(frame) // 2
+    ok = frame["success"].to_numpy()
+    # yaw follows the rendered head's yaw (dlib reads cartoons roughly; see the yaw-sign test)
+    r = np.corrcoef(frame.loc[ok, "yaw"], factors["yaw"].to_numpy()[ok])[0, 1]
+    print(f"landmarks68 on {len(frame)} rendered faces: {ok.sum()} found, yaw correlation {r:.2f}")
+    assert r > 0.6  # measured 0.76 (42 of 48 faces found)
