@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gatedvae.orchestration.dispatch import DISPATCH_FLOW_NAME
 from gatedvae.orchestration.flow import FLOW_NAME
 from orch_prefect import run_flow
 from orch_toyproject import OUTPUTS, STAGES, dvc, dvc_status, git, make_toy_repo, read_runlog
@@ -96,7 +97,8 @@ def test_deployment_from_prefect_yaml_is_scheduled_and_run_by_a_process_worker(
     spec = yaml.safe_load((root / "flows/prefect.yaml").read_text())
     with get_client(sync_client=True) as client:
         for entry in spec["deployments"]:
-            deployment = client.read_deployment_by_name(f"{FLOW_NAME}/{entry['name']}")
+            flow_name = DISPATCH_FLOW_NAME if entry["entrypoint"].endswith(":dvc_dispatch") else FLOW_NAME
+            deployment = client.read_deployment_by_name(f"{flow_name}/{entry['name']}")
             assert deployment.work_pool_name == entry["work_pool"]["name"] == "gpu"
             assert deployment.entrypoint == entry["entrypoint"]
             assert deployment.parameters == entry["parameters"]

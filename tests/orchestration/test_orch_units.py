@@ -112,3 +112,91 @@ stages:
         time.sleep(0.1)
     else:
         pytest.fail(f"stage command {stage_pid} still running")
+
+
+def test_slots_per_gpu_hand_each_device_out_that_many_times_at_once():
+    import threading
+
+    from gatedvae.orchestration.gpu import GpuSlots
+
+    slots = GpuSlots(None, ["0", "1"], slots_per_gpu=2)
+    log = logging.getLogger("test")
+    held, release, fifth = [], threading.Event(), []
+
+    def hold():
+        with slots.slot(log) as device:
+            held.append(device)
+            release.wait(10)
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for t in threads:
+        t.start()
+    while len(held) < 4:
+        time.sleep(0.01)
+    assert sorted(held) == ["0", "0", "1", "1"]
+    late = threading.Thread(target=lambda: fifth.append(slots.slot(log).__enter__()))
+    late.start()
+    time.sleep(0.2)
+    assert not fifth  # a fifth stage waits for a place
+    release.set()
+    late.join(5)
+    assert fifth and fifth[0] in ("0", "1")
+    with pytest.raises(ValueError, match="slots_per_gpu must be >= 1"):
+        GpuSlots(None, ["0"], slots_per_gpu=0)
+
+
+def test_dispatch_refuses_uncommitted_changes_and_keys_attempts_apart(tmp_path):
+    from gatedvae.orchestration.dispatch import committed_head, idempotency_key
+    from gatedvae.orchestration.flow import PipelineFailed
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    head = committed_head(tmp_path)
+    assert len(head) == 40
+    (tmp_path / "params.yaml").write_text("a: 2\n")
+    (tmp_path / "new.py").write_text("")
+    with pytest.raises(PipelineFailed, match=r"uncommitted changes \(params.yaml, new.py\)"):
+        committed_head(tmp_path)
+    keys = {idempotency_key(head, "train@a-0", "remote", attempt, force)
+            for attempt in (1, 2) for force in (None, "run-1")}
+    assert len(keys) == 4
+    assert idempotency_key(head, "train@a-0", "remote", 1, None) == idempotency_key(head, "train@a-0", "remote", 1, None)
+
+
+def test_summary_table_of_a_dispatch_names_workers_and_attempts():
+    text = format_summary({"acquire": {"state": "Completed", "action": "ran", "seconds": 1.5,
+                                       "attempts": 1, "worker": "w1"},
+                           "train@a-0": {"state": "Completed", "action": "run-cache", "seconds": 0.4,
+                                         "attempts": 2, "worker": "w2"}})
+    lines = text.splitlines()
+    assert lines[0].split() == ["stage", "state", "action", "seconds", "attempts", "worker"]
+    assert lines[2].split() == ["train@a-0", "Completed", "run-cache", "0.4", "2", "w2"]
+
+
+def test_what_a_pipeline_run_writes_is_not_an_uncommitted_change(tmp_path):
+    from gatedvae.orchestration.dispatch import committed_head
+    from gatedvae.orchestration.flow import PipelineFailed
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / ".gitignore").write_text("/raw.txt\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "summary.json").write_text("{}")
+    assert committed_head(tmp_path, ["reports/summary.json", "data/raw.txt"])
+    (tmp_path / "reports" / "notes.md").write_text("mine")
+    with pytest.raises(PipelineFailed, match=r"uncommitted changes \(reports/notes.md\)"):
+        committed_head(tmp_path, ["reports/summary.json"])

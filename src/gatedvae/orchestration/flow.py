@@ -144,7 +144,7 @@ def _summary(states: dict[str, Any]) -> dict[str, dict]:
 
 
 def _reproduce(root: Path, scale, targets, max_parallel, gpu_limit, gpu_devices, use_remote,
-               retries, retry_delay_seconds, force, logger) -> dict[str, Any]:
+               retries, retry_delay_seconds, force, logger, slots_per_gpu: int = 1) -> dict[str, Any]:
     """The body of the flow, run while holding the checkout: stage name -> final state."""
     if scale:
         _apply_scale(scale, root, logger)
@@ -156,7 +156,7 @@ def _reproduce(root: Path, scale, targets, max_parallel, gpu_limit, gpu_devices,
     use_remote = bool(remote) if use_remote is None else use_remote
     logger.info("%d DVC stages from %s%s", len(dag), root,
                 f"; DVC remote {remote!r} shared" if use_remote else "")
-    slots = GpuSlots.for_flow(gpu_limit, gpu_devices, logger)
+    slots = GpuSlots.for_flow(gpu_limit, gpu_devices, logger, slots_per_gpu)
     before = lockorder.snapshot(dag)
 
     def submit(spec: StageSpec, wait_for: list):
@@ -188,7 +188,7 @@ def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional
                  max_parallel: int = 4, gpu_limit: Optional[str] = "gpu",
                  gpu_devices: Optional[list[str]] = None, use_remote: Optional[bool] = None,
                  retries: int = 1, retry_delay_seconds: float = 10.0,
-                 force: bool = False) -> dict[str, dict]:
+                 force: bool = False, slots_per_gpu: int = 1) -> dict[str, dict]:
     """Reproduce the DVC pipeline at `repo` (all stages, or `targets` and their upstream).
 
     scale: switch params.yaml first (`tiny`, `default`, `paper`); None keeps it.
@@ -197,7 +197,8 @@ def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional
     stage (default: $CUDA_VISIBLE_DEVICES). use_remote: pull inputs and push outputs and the
     run-cache through the default DVC remote (None: when one is configured). retries,
     retry_delay_seconds: defaults for stages without `meta.retries` / `meta.retry_delay_seconds`.
-    force: rerun every selected stage, ignoring both caches.
+    force: rerun every selected stage, ignoring both caches. slots_per_gpu: GPU stages that share
+    one device (each device is handed out this many times at once).
     """
     logger = get_run_logger()
     if max_parallel < 1:
@@ -207,7 +208,7 @@ def dvc_pipeline(repo: str = ".", scale: Optional[str] = None, targets: Optional
         raise PipelineFailed(f"{root}: not a DVC repository (no .dvc folder); pass repo=<checkout>")
     with exclusive_checkout(root, logger):
         states = _reproduce(root, scale, targets, max_parallel, gpu_limit, gpu_devices, use_remote,
-                            retries, retry_delay_seconds, force, logger)
+                            retries, retry_delay_seconds, force, logger, slots_per_gpu)
     summary = _summary(states)
     counts: dict[str, int] = {}
     for entry in summary.values():

@@ -100,3 +100,27 @@ def default_remote(root: str | Path) -> str | None:
     """The DVC remote that `dvc push`/`dvc pull` use without `-r`, or None."""
     with DVC_API_LOCK, _open_repo(Path(root).resolve()) as repo:
         return repo.config["core"].get("remote")
+
+
+def push_uncached_outputs(root: str | Path, name: str) -> list[str]:
+    """Push the objects of a stage's `cache: false` outputs to the default remote.
+
+    DVC's run-cache keeps such outputs (metrics files, typically) in the local cache so that it
+    can restore them, but `dvc push --run-cache` sends only the run-cache entries and the cached
+    outputs. Another machine restoring the stage from the run-cache would then miss them and
+    run the stage again. This pushes them with DVC's own transfer (data_cloud.push). Returns
+    the outputs pushed.
+    """
+    root = Path(root).resolve()
+    path, stage_name = split_address(name)
+    with DVC_API_LOCK, _open_repo(root) as repo:
+        stage = repo.stage.load_one(path=str(root / path), name=stage_name)
+        outs = [out for out in stage.outs if not out.use_cache and out.hash_info]
+        if not outs:
+            return []
+        with repo.lock:
+            result = repo.cloud.push({out.hash_info for out in outs})
+        if result.failed:
+            raise RuntimeError(f"stage {name!r}: pushing its cache: false outputs "
+                               f"{[o.def_path for o in outs]} to the DVC remote failed")
+        return [out.def_path for out in outs]

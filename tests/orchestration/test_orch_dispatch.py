@@ -1,0 +1,233 @@
+"""Per-stage dispatch with real parts: a Prefect server, two real `prefect worker` processes in
+two checkouts of their own (standing in for two machines), a DVC remote in a local folder, and
+the toy DAG. The tests run in file order: the last one kills a worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
+
+from orch_toyproject import (FAILURE_STAGES, OUTPUTS, STAGES, dvc, dvc_status, git, make_toy_repo,
+                             read_runlog)
+
+pytestmark = pytest.mark.slow
+
+POOL = "stages"
+GATEDVAE = [sys.executable, "-m", "gatedvae.cli"]
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def _start_worker(name: str, checkout: Path, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([*GATEDVAE, "flow", "worker", "--pool", POOL, "--checkout", str(checkout),
+                             "--slots", "1", "--name", name],
+                            cwd=checkout.parent, env=env, stdout=open(log, "a"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Everything the worker started (flow run, DVC, the stage command) dies with it, as when
+    its machine goes away."""
+    try:
+        parent = psutil.Process(proc.pid)
+    except psutil.NoSuchProcess:
+        return
+    for child in parent.children(recursive=True) + [parent]:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait()
+
+
+def _wait_for_workers(names, timeout=90):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import WorkerStatus
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            online = {w.name for w in client.read_workers_for_work_pool(POOL)
+                      if w.status == WorkerStatus.ONLINE}
+            if set(names) <= online:
+                return
+            time.sleep(0.5)
+    raise AssertionError(f"workers {names} did not come online")
+
+
+@pytest.fixture(scope="module")
+def fleet(prefect_server, tmp_path_factory):
+    """The coordinator's checkout (toy DAG + failing stages off by default), a DVC remote, the
+    pool with its stage deployment, and two workers in clones of their own."""
+    from gatedvae.orchestration.stageflow import deploy_stage_flow
+
+    base = tmp_path_factory.mktemp("dispatch")
+    remote = base / "remote"
+    remote.mkdir()
+    coordinator = make_toy_repo(base / "coordinator")
+    (coordinator / "params.yaml").write_text((coordinator / "params.yaml").read_text()
+                                             .replace("sleep: 1.5", "sleep: 4"))
+    dvc(coordinator, "remote", "add", "-d", "shared", str(remote))
+    git(coordinator, "add", "-A")
+    git(coordinator, "commit", "-qm", "shared DVC remote; training takes 4 s")
+    runlog, state = base / "runlog.jsonl", base / "state"
+    state.mkdir()
+    env = dict(os.environ, PREFECT_API_URL=prefect_server["api_url"], TOY_RUNLOG=str(runlog),
+               TOY_STATE=str(state), PREFECT_WORKER_QUERY_SECONDS="1",
+               PREFECT_WORKER_HEARTBEAT_SECONDS="2", PREFECT_WORKER_PREFETCH_SECONDS="1")
+    subprocess.run([PREFECT, "work-pool", "create", POOL, "--type", "process"], env=env,
+                   check=True, capture_output=True)
+    deploy_stage_flow(POOL)
+    workers = {}
+    for name in ("w1", "w2"):
+        checkout = base / name
+        git(base, "clone", "-q", str(coordinator), str(checkout))
+        workers[name] = _start_worker(name, checkout, env, base / f"{name}.log")
+    _wait_for_workers(workers)
+    os.environ["TOY_RUNLOG"], os.environ["TOY_STATE"] = str(runlog), str(state)
+    yield SimpleNamespace(base=base, coordinator=coordinator, remote=remote, runlog=runlog,
+                          state=state, env=env, workers=workers)
+    for proc in workers.values():
+        _kill_tree(proc)
+    for key in ("TOY_RUNLOG", "TOY_STATE"):
+        os.environ.pop(key, None)
+
+
+def dispatch(fleet, **params):
+    from gatedvae.orchestration.dispatch import dvc_dispatch
+
+    params = {"pool": POOL, "repo": str(fleet.coordinator), "poll_seconds": 0.5,
+              "lost_after_seconds": 8.0, **params}
+    started = time.monotonic()
+    state = dvc_dispatch(**params, return_state=True)
+    return state, state.result(raise_on_failure=False), time.monotonic() - started
+
+
+def _worker_logs(fleet) -> str:
+    return "\n".join((fleet.base / f"{n}.log").read_text()[-3000:] for n in fleet.workers)
+
+
+def test_stages_run_on_both_workers_and_the_coordinator_matches_a_plain_repro(fleet):
+    state, summary, seconds = dispatch(fleet)
+    assert state.is_completed(), f"{summary}\n{_worker_logs(fleet)}"
+    print(f"dispatch with two workers: {seconds:.1f} s")
+    assert list(summary) == STAGES
+    assert {e["action"] for e in summary.values()} == {"ran"}
+    assert {e["worker"] for e in summary.values()} == {"w1", "w2"}  # the fan-out reached both
+    assert sorted(r["stage"] for r in read_runlog(fleet.runlog)) == sorted(STAGES)  # each ran once
+    assert dvc_status(fleet.coordinator) == {}
+
+    # A plain `dvc repro` of the same commit, elsewhere, writes the same dvc.lock and outputs.
+    plain = fleet.base / "plain"
+    git(fleet.base, "clone", "-q", str(fleet.coordinator), str(plain))
+    env_runlog = os.environ["TOY_RUNLOG"]
+    os.environ["TOY_RUNLOG"] = str(fleet.base / "plain-runlog.jsonl")
+    try:
+        dvc(plain, "repro")
+    finally:
+        os.environ["TOY_RUNLOG"] = env_runlog
+    assert (fleet.coordinator / "dvc.lock").read_text() == (plain / "dvc.lock").read_text()
+    for rel in OUTPUTS:
+        assert (fleet.coordinator / rel).read_bytes() == (plain / rel).read_bytes(), rel
+
+
+def test_a_second_dispatch_of_the_same_commit_is_all_cached(fleet):
+    before = read_runlog(fleet.runlog)
+    state, summary, seconds = dispatch(fleet)
+    assert state.is_completed(), summary
+    print(f"second dispatch: {seconds:.1f} s")
+    assert {e["action"] for e in summary.values()} == {"cached"}
+    assert read_runlog(fleet.runlog) == before
+
+
+def test_uncommitted_changes_are_refused(fleet):
+    params = fleet.coordinator / "params.yaml"
+    text = params.read_text()
+    params.write_text(text.replace("k: 3", "k: 4"))
+    try:
+        state, result, _ = dispatch(fleet)
+    finally:
+        params.write_text(text)
+    assert state.is_failed()
+    assert "uncommitted changes (params.yaml)" in str(result) and "commit (and push) first" in str(result)
+
+
+def test_a_real_failure_fails_once_and_independent_branches_go_on(fleet):
+    (fleet.coordinator / "dvc.yaml").write_text((fleet.coordinator / "dvc.yaml").read_text() + FAILURE_STAGES)
+    git(fleet.coordinator, "add", "-A")
+    git(fleet.coordinator, "commit", "-qm", "stages that fail")
+    (fleet.state / "broken.fail").write_text("")
+    try:
+        state, result, _ = dispatch(fleet, targets=["broken", "after_broken", "other"])
+    finally:
+        (fleet.state / "broken.fail").unlink()
+    assert state.is_failed()
+    assert "broken (Failed)" in str(result) and "after_broken (NotReady)" in str(result)
+    assert (fleet.state / "broken.n").read_text() == "1"  # not retried: the command failed
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name={"like_": "broken @"}))
+    assert len(runs) == 1 and runs[0].state.is_failed()
+    assert "the answer was 41, expected 42" in runs[0].state.message  # the log tail
+    assert dvc_status(fleet.coordinator, "other") == {}  # the independent branch is done
+
+
+def _remote_is_whole(remote: Path) -> None:
+    """Every object in the DVC remote hashes to its name: nothing half-written."""
+    objects = [p for p in (remote / "files" / "md5").rglob("*") if p.is_file()]
+    assert objects
+    for path in objects:
+        name = path.parent.name + path.name.removesuffix(".dir")
+        data = path.read_bytes()
+        digest = hashlib.md5(data).hexdigest()
+        if path.name.endswith(".dir"):
+            assert json.loads(data) is not None
+        assert digest == name, path
+
+
+def test_a_lost_worker_mid_stage_ends_with_the_stage_done_by_the_other(fleet):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+
+    params = fleet.coordinator / "params.yaml"
+    params.write_text(params.read_text().replace("sleep: 4", "sleep: 12"))
+    git(fleet.coordinator, "commit", "-qam", "training takes 12 s")
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(zip(("state", "summary", "seconds"),
+                                                               dispatch(fleet))))
+    thread.start()
+    victim = None
+    deadline = time.monotonic() + 120
+    with get_client(sync_client=True) as client:
+        while victim is None and time.monotonic() < deadline:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                name={"like_": "train@a-0 @"}, state={"type": {"any_": ["RUNNING"]}}))
+            for run in runs:
+                worker = (run.labels or {}).get("prefect.worker.name")
+                if worker and run.total_run_time is not None:
+                    victim = worker
+            time.sleep(0.5)
+    assert victim, _worker_logs(fleet)
+    time.sleep(2)  # well inside the 12 s stage
+    _kill_tree(fleet.workers[victim])
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    summary = result["summary"]
+    assert result["state"].is_completed(), f"{summary}\n{_worker_logs(fleet)}"
+    print(f"dispatch with a worker lost mid-stage: {result['seconds']:.1f} s")
+    survivor = ({"w1", "w2"} - {victim}).pop()
+    assert summary["train@a-0"]["attempts"] == 2 and summary["train@a-0"]["worker"] == survivor
+    assert dvc_status(fleet.coordinator) == {}
+    _remote_is_whole(fleet.remote)
+    _remote_is_whole(fleet.coordinator / ".dvc" / "cache")
