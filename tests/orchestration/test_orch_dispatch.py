@@ -49,14 +49,14 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _wait_for_workers(names, timeout=90):
+def _wait_for_workers(names, timeout=90, pool=POOL):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import WorkerStatus
 
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
-            online = {w.name for w in client.read_workers_for_work_pool(POOL)
+            online = {w.name for w in client.read_workers_for_work_pool(pool)
                       if w.status == WorkerStatus.ONLINE}
             if set(names) <= online:
                 return
@@ -105,8 +105,10 @@ def fleet(prefect_server, tmp_path_factory):
 def dispatch(fleet, **params):
     from gatedvae.orchestration.dispatch import dvc_dispatch
 
+    # 20 s without a heartbeat (10 of them): SQLite under a loaded test server sometimes fails to
+    # record one, and a live worker must not be taken for a lost one
     params = {"pool": POOL, "repo": str(fleet.coordinator), "poll_seconds": 0.5,
-              "lost_after_seconds": 8.0, **params}
+              "lost_after_seconds": 20.0, **params}
     started = time.monotonic()
     state = dvc_dispatch(**params, return_state=True)
     return state, state.result(raise_on_failure=False), time.monotonic() - started
@@ -161,6 +163,12 @@ def test_uncommitted_changes_are_refused(fleet):
     assert "uncommitted changes (params.yaml)" in str(result) and "commit (and push) first" in str(result)
 
 
+def test_a_pool_without_its_stage_deployment_is_named(fleet):
+    state, result, _ = dispatch(fleet, pool="nowhere")
+    assert state.is_failed()
+    assert "no stage deployment for work pool 'nowhere': run `gatedvae flow deploy-stages --pool nowhere`" in str(result)
+
+
 def test_a_real_failure_fails_once_and_independent_branches_go_on(fleet):
     (fleet.coordinator / "dvc.yaml").write_text((fleet.coordinator / "dvc.yaml").read_text() + FAILURE_STAGES)
     git(fleet.coordinator, "add", "-A")
@@ -183,6 +191,89 @@ def test_a_real_failure_fails_once_and_independent_branches_go_on(fleet):
     assert dvc_status(fleet.coordinator, "other") == {}  # the independent branch is done
 
 
+def test_a_restarted_coordinator_adopts_the_stages_in_flight(fleet):
+    """The coordinator process dies mid-run; started again at the same commit it waits for the
+    stage flow runs already going and nothing runs twice."""
+    params = fleet.coordinator / "params.yaml"
+    params.write_text(params.read_text().replace("sleep: 4", "sleep: 8"))
+    git(fleet.coordinator, "commit", "-qam", "training takes 8 s")
+    before = len(read_runlog(fleet.runlog))
+    env = dict(fleet.env, TOY_RUNLOG=str(fleet.runlog), TOY_STATE=str(fleet.state))
+    first = subprocess.Popen([*GATEDVAE, "flow", "run", "--dispatch", POOL, "--repo", str(fleet.coordinator)],
+                             cwd=fleet.coordinator, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for_running("train@", timeout=120)
+    finally:
+        _kill_tree(first)  # the coordinator only: the workers go on
+    state, summary, seconds = dispatch(fleet)
+    assert state.is_completed(), f"{summary}\n{_worker_logs(fleet)}"
+    ran = [r["stage"] for r in read_runlog(fleet.runlog)[before:]]
+    assert sorted(ran) == sorted(set(ran)), ran  # nothing ran twice
+    assert {"train@a-0", "train@b-0"} <= set(ran)
+    assert {summary[s]["action"] for s in ("train@a-0", "train@b-0")} == {"cached"}  # adopted
+    assert dvc_status(fleet.coordinator) == {}
+
+
+def test_slots_per_gpu_share_one_card_on_a_machine(fleet):
+    """A third worker with one GPU and two slots: with --slots-per-gpu 2 both training stages
+    run on it at once, on the same card; with 1 they take turns (Prefect limit gpu-<host>-0)."""
+    from gatedvae.orchestration.gpu import device_limit_name
+
+    checkout = fleet.base / "gpubox"
+    git(fleet.base, "clone", "-q", str(fleet.coordinator), str(checkout))
+    subprocess.run([PREFECT, "work-pool", "create", "gpubox", "--type", "process"], env=fleet.env,
+                   check=True, capture_output=True)
+    from gatedvae.orchestration.stageflow import deploy_stage_flow
+
+    deploy_stage_flow("gpubox")
+    env = dict(fleet.env, CUDA_VISIBLE_DEVICES="0")
+    proc = subprocess.Popen([*GATEDVAE, "flow", "worker", "--pool", "gpubox", "--checkout", str(checkout),
+                             "--slots", "2", "--name", "gpubox"], cwd=fleet.base, env=env,
+                            stdout=open(fleet.base / "gpubox.log", "a"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        _wait_for_workers(["gpubox"], pool="gpubox")
+        overlaps = {}
+        for slots in (2, 1):
+            before = len(read_runlog(fleet.runlog))
+            state, summary, _ = dispatch(fleet, pool="gpubox", force=True, slots_per_gpu=slots,
+                                         targets=["train"], gpu_limit=None)
+            assert state.is_completed(), f"{summary}\n{(fleet.base / 'gpubox.log').read_text()[-3000:]}"
+            trains = [r for r in read_runlog(fleet.runlog)[before:] if r["stage"].startswith("train@")]
+            assert [r["cuda"] for r in trains] == ["0", "0"]
+            a, b = sorted(trains, key=lambda r: r["start"])
+            overlaps[slots] = a["end"] > b["start"]
+        assert overlaps == {2: True, 1: False}
+        import socket
+
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(device_limit_name(socket.gethostname(), "0"))
+        assert limit.limit == 1 and limit.active_slots == 0  # last set by the run with 1 slot
+    finally:
+        _kill_tree(proc)
+
+
+def _wait_for_running(prefix: str, timeout: float) -> str:
+    """The worker of the first stage flow run named `prefix...` seen running."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                name={"like_": prefix}, state={"type": {"any_": ["RUNNING"]}}))
+            for run in runs:
+                worker = (run.labels or {}).get("prefect.worker.name")
+                if worker:
+                    return worker
+            time.sleep(0.5)
+    raise AssertionError(f"no flow run {prefix}... started running")
+
+
 def _remote_is_whole(remote: Path) -> None:
     """Every object in the DVC remote hashes to its name: nothing half-written."""
     objects = [p for p in (remote / "files" / "md5").rglob("*") if p.is_file()]
@@ -197,28 +288,14 @@ def _remote_is_whole(remote: Path) -> None:
 
 
 def test_a_lost_worker_mid_stage_ends_with_the_stage_done_by_the_other(fleet):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter
-
     params = fleet.coordinator / "params.yaml"
-    params.write_text(params.read_text().replace("sleep: 4", "sleep: 12"))
+    params.write_text(params.read_text().replace("sleep: 8", "sleep: 12"))
     git(fleet.coordinator, "commit", "-qam", "training takes 12 s")
     result = {}
     thread = threading.Thread(target=lambda: result.update(zip(("state", "summary", "seconds"),
                                                                dispatch(fleet))))
     thread.start()
-    victim = None
-    deadline = time.monotonic() + 120
-    with get_client(sync_client=True) as client:
-        while victim is None and time.monotonic() < deadline:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                name={"like_": "train@a-0 @"}, state={"type": {"any_": ["RUNNING"]}}))
-            for run in runs:
-                worker = (run.labels or {}).get("prefect.worker.name")
-                if worker and run.total_run_time is not None:
-                    victim = worker
-            time.sleep(0.5)
-    assert victim, _worker_logs(fleet)
+    victim = _wait_for_running("train@a-0 @", timeout=120)
     time.sleep(2)  # well inside the 12 s stage
     _kill_tree(fleet.workers[victim])
     thread.join(timeout=300)

@@ -233,6 +233,16 @@ def _fan_out(coordinator: Coordinator, dag: Dag, max_parallel: int, poll_seconds
     return outcomes
 
 
+def _check_deployment(client, pool: str) -> None:
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        client.read_deployment_by_name(f"{STAGE_FLOW_NAME}/{pool}")
+    except ObjectNotFound:
+        raise PipelineFailed(f"no stage deployment for work pool {pool!r}: run "
+                             f"`gatedvae flow deploy-stages --pool {pool}` once") from None
+
+
 def restore_here(root: Path, targets: list[str] | None, logger) -> list[str]:
     """`dvc repro --pull` in the coordinator's checkout; returns stages DVC had to run here."""
     ran: list[str] = []
@@ -281,6 +291,7 @@ def dvc_dispatch(pool: str, repo: str = ".", targets: Optional[list[str]] = None
     from prefect.client.orchestration import get_client
 
     with exclusive_checkout(root, logger), get_client(sync_client=True) as client:
+        _check_deployment(client, pool)
         coordinator = Coordinator(client, dag, f"{STAGE_FLOW_NAME}/{pool}", commit, remote,
                                   force_token=force_token, gpu_limit=gpu_limit,
                                   slots_per_gpu=slots_per_gpu, crash_retries=crash_retries,

@@ -35,8 +35,7 @@ from gatedvae.orchestration.flow import StageFailed
 from gatedvae.orchestration.gpu import device_slot, fleet_limit, visible_devices
 from gatedvae.orchestration.stagestate import default_remote, push_uncached_outputs
 
-STAGE_FLOW_NAME = "gatedvae-dvc-stage"
-STAGE_DEPLOYMENT = "stages"
+STAGE_FLOW_NAME = "gatedvae-dvc-stage"  # its deployment on a pool is named after the pool
 CHECKOUT_ENV = "GATEDVAE_CHECKOUT"   # the worker's own checkout of the project
 THREADS_ENV = "GATEDVAE_CPU_THREADS"  # CPU threads per stage on this worker (default below)
 SLOTS_ENV = "GATEDVAE_WORKER_SLOTS"   # stages this worker runs at once (its --limit)
@@ -93,6 +92,42 @@ def cpu_threads() -> int:
     return max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get(SLOTS_ENV) or 1)))
 
 
+def _restore_upstream(root: Path, upstream: list[str], stage: str, env: dict, logger) -> list[str]:
+    """Bring the upstream stages up to date here from the run-cache; returns any that ran.
+
+    Stages sharing this checkout may be reading those outputs right now, and `dvc repro` takes a
+    write lock on the outputs of every stage it visits, even an unchanged one. So: only stages
+    that are not up to date are reproduced, one restore at a time (a lock under .dvc/tmp).
+    """
+    if not upstream:
+        return []
+    lock_path = root / ".dvc" / "tmp" / "gatedvae-restore.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            status = run_dvc(["status", "--json", "--with-deps", *upstream], root, lambda line: None,
+                             env=child_env(env))
+            if status.ok and _json_or_none("\n".join(status.tail) or "{}") == {}:
+                return []
+            sink = _Ran(logger)
+            before = run_dvc(["repro", "--pull", *upstream], root, sink, env=child_env(env))
+            if not before.ok:
+                raise StageFailed(stage, before, "dvc repro --pull (upstream stages)")
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    if sink.stages:
+        logger.warning("Upstream stages were not in the run-cache and ran here: %s", sink.stages)
+    return sink.stages
+
+
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
 class _Ran:
     """A log sink that also notes which stages DVC ran (its `Running stage '...'` lines)."""
 
@@ -125,15 +160,7 @@ def dvc_stage(stage: str, commit: str, upstream: Optional[list[str]] = None, gpu
                                 "dispatch shares outputs through one (`dvc remote add -d NAME URL`, "
                                 "committed)")
         env = {"OMP_NUM_THREADS": str(cpu_threads()), "MKL_NUM_THREADS": str(cpu_threads())}
-        restored = []
-        if upstream:
-            sink = _Ran(logger)
-            before = run_dvc(["repro", "--pull", *upstream], root, sink, env=child_env(env))
-            if not before.ok:
-                raise StageFailed(stage, before, "dvc repro --pull (upstream stages)")
-            restored = sink.stages
-            if restored:
-                logger.warning("Upstream stages were not in the run-cache and ran here: %s", restored)
+        restored = _restore_upstream(root, upstream or [], stage, env, logger)
         devices = visible_devices() if gpu else []
         hold_fleet = fleet_limit(gpu_limit, logger) if gpu else contextlib.nullcontext()
         with hold_fleet, device_slot(devices, slots_per_gpu, host, logger) as device:
@@ -158,11 +185,12 @@ def dvc_stage(stage: str, commit: str, upstream: Optional[list[str]] = None, gpu
     return Completed(message=json.dumps(summary), data=summary)
 
 
-def deploy_stage_flow(pool: str, name: str = STAGE_DEPLOYMENT, concurrency_limit: int | None = None) -> str:
-    """Register the stage deployment on `pool`; the flow is imported from the installed package
-    on each worker (no code storage). Returns `<flow>/<deployment>`."""
+def deploy_stage_flow(pool: str, concurrency_limit: int | None = None) -> str:
+    """Register the stage deployment of `pool` (named after it); the flow is imported from the
+    installed package on each worker (no code storage). Returns `<flow>/<deployment>`."""
     from prefect.deployments.runner import EntrypointType
 
+    name = pool
     dvc_stage.deploy(name=name, work_pool_name=pool, build=False, push=False,
                      entrypoint_type=EntrypointType.MODULE_PATH, print_next_steps=False,
                      concurrency_limit=concurrency_limit,
