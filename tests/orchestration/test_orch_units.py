@@ -149,14 +149,7 @@ def test_dispatch_refuses_uncommitted_changes_and_keys_attempts_apart(tmp_path):
     from gatedvae.orchestration.dispatch import committed_head, idempotency_key
     from gatedvae.orchestration.flow import PipelineFailed
 
-    def git(*args):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
-                       check=True, capture_output=True)
-
-    git("init", "-q")
-    (tmp_path / "params.yaml").write_text("a: 1\n")
-    git("add", "-A")
-    git("commit", "-qm", "one")
+    _git_repo(tmp_path, {"params.yaml": "a: 1\n"})
     head = committed_head(tmp_path)
     assert len(head) == 40
     (tmp_path / "params.yaml").write_text("a: 2\n")
@@ -183,14 +176,7 @@ def test_what_a_pipeline_run_writes_is_not_an_uncommitted_change(tmp_path):
     from gatedvae.orchestration.dispatch import committed_head
     from gatedvae.orchestration.flow import PipelineFailed
 
-    def git(*args):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
-                       check=True, capture_output=True)
-
-    git("init", "-q")
-    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
-    git("add", "-A")
-    git("commit", "-qm", "one")
+    _git_repo(tmp_path, {"dvc.lock": "schema: '2.0'\n"})
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / ".gitignore").write_text("/raw.txt\n")
@@ -200,3 +186,17 @@ def test_what_a_pipeline_run_writes_is_not_an_uncommitted_change(tmp_path):
     (tmp_path / "reports" / "notes.md").write_text("mine")
     with pytest.raises(PipelineFailed, match=r"uncommitted changes \(reports/notes.md\)"):
         committed_head(tmp_path, ["reports/summary.json"])
+
+
+def _git_repo(root, files: dict):
+    """A git repository at `root` with `files` committed; returns a `git(*args)` runner."""
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=root,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    for name, text in files.items():
+        (root / name).write_text(text)
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    return git
