@@ -159,7 +159,8 @@ def dvc_stage(stage: str, commit: str, upstream: Optional[list[str]] = None, gpu
             raise CheckoutError(f"{root}: no default DVC remote at commit {commit[:12]}; per-stage "
                                 "dispatch shares outputs through one (`dvc remote add -d NAME URL`, "
                                 "committed)")
-        env = {"OMP_NUM_THREADS": str(cpu_threads()), "MKL_NUM_THREADS": str(cpu_threads())}
+        threads = str(cpu_threads())
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
         restored = _restore_upstream(root, upstream or [], stage, env, logger)
         devices = visible_devices() if gpu else []
         hold_fleet = fleet_limit(gpu_limit, logger) if gpu else contextlib.nullcontext()
