@@ -24,6 +24,7 @@ TRAIN_KEYS = {
     "batch_size": "dsprites.train.batch_size", "lr": "dsprites.train.lr",
     "partition_order": "dsprites.train.partition_order", "target_noise": "dsprites.train.target_noise",
     "gate_regulariser": "dsprites.train.gate_regulariser", "device": "dsprites.train.device",
+    "precision": "dsprites.train.precision",
 }
 
 
@@ -108,6 +109,7 @@ def train_config(params: dict, *, model: str, gating: str, seed: int, pixel_max:
         batch_size=number(params, "dsprites.train.batch_size", integer=True, positive=True),
         lr=number(params, "dsprites.train.lr", positive=True),
         seed=int(seed), device=str(get(params, "dsprites.train.device", "auto")),
+        precision=str(get(params, "dsprites.train.precision", "fp32")),
         pixel_max=pixel_max, image_size=image_size,
     )
     for field_name, problem in cfg.problems():

@@ -148,6 +148,7 @@ def train_config(params: dict, *, gating: str, image_size: int) -> TrainConfig:
         lr=number(params, f"{key}.lr", positive=True),
         seed=number(params, f"{key}.seed", integer=True),
         device=str(get(params, f"{key}.device")),
+        precision=str(get(params, f"{key}.precision", "fp32")),
         pixel_max=255, image_size=image_size,
     )
     for field_name, problem in cfg.problems():

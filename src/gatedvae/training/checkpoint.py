@@ -23,5 +23,6 @@ def load_model(path) -> tuple[VAE, TrainConfig, dict]:
     cfg = TrainConfig(**state["config"])
     model = build_net(cfg.net, latent_dim=cfg.latent_dim, image_size=cfg.image_size, hidden=cfg.hidden)
     model.load_state_dict(state["state_dict"])
+    model.precision = cfg.precision  # test time runs in the arithmetic it was trained in
     extra = {k: v for k, v in state.items() if k not in ("config", "state_dict")}
     return model, cfg, extra

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 GATINGS = ("gated", "ungated")
 PARTITION_ORDERS = ("round_robin", "random")
+PRECISIONS = ("fp32", "bf16", "tf32", "fp16")  # training/precision.py says what each does
+CUDA_ONLY_PRECISIONS = ("tf32", "fp16")
 
 # Each regulariser's weights and their defaults (the classes in objectives.py use these);
 # register_objective adds the defaults of any other regulariser.
@@ -57,6 +59,7 @@ class TrainConfig:
     lr: float = 1e-4
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"     # fp32 | bf16 | tf32 | fp16 (training/precision.py)
     pixel_max: int = 1
     image_size: int = 64
 
@@ -79,6 +82,11 @@ class TrainConfig:
                 out.append((name, f"must be >= 1, got {getattr(self, name)}"))
         if not self.lr > 0:
             out.append(("lr", f"must be > 0, got {self.lr}"))
+        if self.precision not in PRECISIONS:
+            out.append(("precision", f"must be one of {PRECISIONS}, got {self.precision!r}"))
+        elif self.precision in CUDA_ONLY_PRECISIONS and self.device.startswith("cpu"):
+            out.append(("precision", f"{self.precision!r} needs a CUDA device, but device is "
+                                     f"{self.device!r}; use fp32 or bf16 on a CPU"))
         if not 0 <= self.target_noise <= 1:
             out.append(("target_noise", f"must be in [0, 1], got {self.target_noise}"))
         return out

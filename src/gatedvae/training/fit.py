@@ -28,6 +28,7 @@ from gatedvae.training.models import build_net
 from gatedvae.training.models.base import VAE
 from gatedvae.training.objectives import build_objective
 from gatedvae.training.pairs import PairSampler
+from gatedvae.training.precision import Precision
 
 
 class TrainingDiverged(StageError, RuntimeError):
@@ -96,7 +97,7 @@ def step_loss(model: VAE, objective, x: torch.Tensor, x_target: torch.Tensor,
     mask None: a plain VAE step. mask [M] bool: a gated step; the forward pass uses all of z with
     unchanged values, the encoder gets gradient only through the masked dims, the decoder fully.
     """
-    mu, logvar = model.encode(x)
+    mu, logvar = model.encode(x)  # float32 in every precision (VAE.precision)
     mu_g, logvar_g = (gate(mu, mask), gate(logvar, mask)) if mask is not None else (mu, logvar)
     z = mu_g + eps * torch.exp(0.5 * logvar_g)
     recon = bernoulli_nll(model.decode(z), x_target)
@@ -112,6 +113,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
          progress: bool, on_epoch_end=None) -> TrainResult:
     """mode: 'gated' (pairs per partition), 'plain' (x' = x) or 'finetune' (plain, encoder frozen)."""
     device = resolve_device(cfg.device)
+    precision = Precision(cfg.precision, device)  # loss scaling (fp16) and CUDA matmul modes
+    model.precision = cfg.precision
     model.to(device)
     if mode == "finetune":
         model.encoder.requires_grad_(False)
@@ -188,8 +191,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
                     f"(partition {p}, recon {recon.item():.4g}, regulariser {reg.item():.4g}); "
                     f"{kept}. Lower the learning rate or the regulariser weights and rerun.")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            precision.backward_and_step(loss, optimizer)
             if mode != "finetune":
                 parts = {**parts, **objective.after_step(z.detach(), g_dev)}
             for key, value in {"loss": loss, "recon": recon, "regulariser": reg, **parts}.items():
@@ -219,7 +221,9 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
 
 def new_model(cfg: TrainConfig) -> VAE:
     torch.manual_seed(cfg.seed)
-    return build_net(cfg.net, latent_dim=cfg.latent_dim, image_size=cfg.image_size, hidden=cfg.hidden)
+    model = build_net(cfg.net, latent_dim=cfg.latent_dim, image_size=cfg.image_size, hidden=cfg.hidden)
+    model.precision = cfg.precision
+    return model
 
 
 def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, checkpoint_dir,
