@@ -100,9 +100,13 @@ def test_images_are_binary_uint8():
 
 
 def test_square_size_known_answer():
-    # Side 19.5 px at scale 1 with centres on pixel centres: 19 x 19 pixels; at 0.5: 9 x 9.
-    assert one(SQUARE, 5, 0, 15, 15).sum() == 19 * 19
-    assert one(SQUARE, 0, 0, 15, 15).sum() == 9 * 9
+    # Half-side 9.6 px at scale 1 about a pixel corner: 20 x 20 pixels; at 0.5 (4.8): 10 x 10,
+    # as in the official images. Turned, it covers about its true area 19.2^2 = 369: the
+    # official frames of the turning square have 364 to 372 pixels.
+    assert one(SQUARE, 5, 0, 15, 15).sum() == 20 * 20
+    assert one(SQUARE, 0, 0, 15, 15).sum() == 10 * 10
+    turned = D.render(np.array([[SQUARE, 5, o, 15, 15] for o in range(1, 39)]))
+    assert np.all(np.abs(turned.sum(axis=(1, 2)).astype(int) - 368) <= 4)
 
 
 def test_area_grows_with_scale_for_every_shape_and_orientation():
@@ -112,21 +116,31 @@ def test_area_grows_with_scale_for_every_shape_and_orientation():
 
 
 @pytest.mark.parametrize("shape", [SQUARE, ELLIPSE, HEART])
-def test_position_moves_the_centroid_one_pixel_per_step(shape):
+def test_position_moves_the_centroid_32_pixels_over_the_31_steps(shape):
     steps = np.arange(32)
     along_x = D.render(np.array([[shape, 3, 7, k, 4] for k in steps]))
     along_y = D.render(np.array([[shape, 3, 7, 9, k] for k in steps]))
     cx = np.array([centroid(im) for im in along_x])
     cy = np.array([centroid(im) for im in along_y])
-    assert np.allclose(np.diff(cx[:, 1]), 1.0) and np.allclose(cx[:, 0], cx[0, 0])  # right
-    assert np.allclose(np.diff(cy[:, 0]), 1.0) and np.allclose(cy[:, 1], cy[0, 1])  # down
+    # Official centres move 32/31 px per class; rounded to whole pixels that is one step of 2.
+    expected = np.r_[np.ones(15), 2.0, np.ones(15)]
+    assert np.allclose(np.diff(cx[:, 1]), expected) and np.allclose(cx[:, 0], cx[0, 0])  # right
+    assert np.allclose(np.diff(cy[:, 0]), expected) and np.allclose(cy[:, 1], cy[0, 1])  # down
+    assert np.array_equal(D.POSITION_STEPS, np.round(steps * 32 / 31))
 
 
 def test_sprites_turn_about_the_position_they_are_given():
     classes = np.array([[s, 5, o, 0, 31] for s in range(3) for o in range(40)])
-    centres = np.array([centroid(im) for im in D.render(classes)])
-    # position class (pos_x 0, pos_y 31) puts the centre on pixel (row 47, column 16)
-    assert np.all(np.abs(centres - [47.0, 16.0]) < 0.75)
+    centres = np.array([centroid(im) for im in D.render(classes)]).reshape(3, 40, 2)
+    # (pos_x 0, pos_y 31) puts the centre at canvas point (x 16, y 48), the corner between
+    # pixels (row 47, column 15) and (row 48, column 16): pixel index 47.5, 15.5.
+    position = np.array([47.5, 15.5])
+    assert np.all(np.abs(centres[:SQUARE + 2] - position) < 0.75)  # square and ellipse
+    # The official heart turns about a point 1.9 px below its centroid, so its centroid circles
+    # the position: centred on it, at a steady radius.
+    offset = centres[HEART] - position
+    assert np.all(np.abs(offset.mean(axis=0)) < 0.25)
+    assert np.all(np.abs(np.hypot(*offset.T) - 1.9) < 0.35)
 
 
 def test_orientation_zero_and_two_pi_give_identical_images():
@@ -160,7 +174,7 @@ def test_heart_points_down_at_orientation_zero_and_turns_anticlockwise():
     assert upright[rows[-1]].sum() <= 2        # the point at the bottom
     turned = one(HEART, 5, 10, 15, 15)        # about +90 degrees: point to the right
     cols = np.flatnonzero(turned.any(axis=0))
-    assert runs(turned[:, cols[0]]) == 2      # lobes on the left
+    assert runs(turned[:, cols[1]]) == 2      # lobes on the left (the edge column is one tip)
     assert turned[:, cols[-1]].sum() <= 3
 
 

@@ -6,25 +6,36 @@ column in front; this module drops it. Three sources give the same rows for the 
 (n_images, seed): `generate` renders them, `path` and `download` read them from the official
 .npz file. A partial file (any subset of the grid) gives a seeded subset of the rows it holds.
 
-Renderer geometry. DeepMind's generator is not public; this is a reading of the published
-description and images (sizes and turning direction were chosen to look alike, not measured
-against the official file, which is not reachable here):
+Renderer geometry, measured against real images of the official dataset (the 320 frames of
+`reference/dsprites_official.gif`; `gatedvae.dsprites.official` scores the fit, docs/dsprites.md
+gives the figures). DeepMind's generator is not public; every length below was fitted to those
+frames, pixel by pixel:
 - Canvas 64 x 64; pixel (r, c) covers [c, c+1] x [r, r+1]; a pixel is on when its centre lies
   inside the shape (no anti-aliasing), so images are 0/1 like the official ones.
-- Position: the sprite's centre sits on the centre of pixel 16 + k for position class k, i.e.
-  pos in [0, 1] maps to 16.5 + 31 * pos in canvas units. One step is one pixel: the dataset's
-  README says the values were chosen as the smallest steps that still change the pixels.
-  pos_x moves right (columns), pos_y moves down (rows, image convention).
-- Size at scale 1 (scale s multiplies every length): square of side 19.5 px; ellipse with
-  semi-axes 13.25 x 6.75 px, long axis horizontal at orientation 0; heart
-  (x^2 + y^2 - 1)^3 <= x^2 y^3 in units of 9.2 px, about 21 px wide, point down at
-  orientation 0. No lit pixel lies more than 13.8 px from the sprite's centre (the square's
-  corner near 45 degrees), and the outermost centres are 16 px from the edge pixels, so
-  sprites never leave the frame; the largest come within 3 px of the edge.
-- Orientation theta turns the sprite anticlockwise as seen on screen, about its area centroid.
-  theta = 2*pi is drawn as theta = 0 (identical images, as in the official data). Lengths are
-  chosen so that no pixel centre lies exactly on an edge: a square turned by 90 degrees equals
-  the unturned one exactly.
+- Position: official centres are 16 + 32 * pos in canvas units (16 at class 0, 48 at class 31:
+  32/31 px per class, on pixel corners at both ends). Here class k sits at 16 + POSITION_STEPS[k],
+  the official centre rounded to whole pixels: steps of one pixel and one of two (classes 15 ->
+  16), so that translation stays pure indexing. Both ends are exact; class k is off by k/31 px
+  (or (31 - k)/31), up to 0.48 px at classes 15 and 16: the largest difference left (below).
+  pos_x moves right (columns), pos_y moves down (rows). The frames are not labelled, so which
+  axis is pos_x and which way each runs are the usual reading, not a measurement.
+- Size at scale 1 (scale s multiplies every length): square of half-side 9.6 px (side 0.3 of the
+  canvas; 10 to 20 pixels across at orientation 0); ellipse with semi-axes 12.77 x 7.21 px, long
+  axis horizontal at orientation 0; heart: the polygon HEART_OUTLINE, point down at orientation 0,
+  as wide as the square (its point 9.62 px below the centre, its lobes 9.35 px above, the notch
+  between them 5.28 px above). All three turn about the position itself (the heart's area centroid
+  is 1.9 px above it at scale 1, so it circles the position as it turns).
+- Orientation theta turns the sprite anticlockwise as seen on screen (as the frames' heart
+  turns). theta = 2*pi is drawn as theta = 0 (identical images, as in the official data). No
+  pixel centre lies exactly on a square edge, so a square turned by 90 degrees equals the
+  unturned one exactly.
+- No lit pixel lies more than 13.6 px from the sprite's centre (the square's corner near 45
+  degrees), and centres are at least 16 px from the edge, so sprites never leave the frame.
+What remains different from the official images: the rounded positions (above; about 9 pixels
+per image on the frames that show them; about 12 over the whole grid, estimated against the
+fitted shapes drawn at the official centres), and a pixel or two along the outlines where the
+fitted shapes and DeepMind's disagree (0.1 per frame for the square and the ellipse, under 1 for
+the heart, at positions drawn exactly).
 """
 
 from __future__ import annotations
@@ -51,12 +62,19 @@ FACTOR_VALUES = (np.array([1.0, 2.0, 3.0]), np.linspace(0.5, 1.0, 6),
                  np.linspace(0.0, 1.0, 32))
 GRID_BASES = np.array([int(np.prod(FACTOR_SIZES[i + 1:])) for i in range(5)], dtype=np.int64)
 
-# Renderer geometry, in pixels at scale 1 (see the module docstring).
-FIRST_CENTRE_PIXEL = 16
-SQUARE_HALF_SIDE = 9.75
-ELLIPSE_SEMI_AXES = (13.25, 6.75)
-HEART_UNIT = 9.2
-HEART_CENTROID_Y = 0.2935  # area centroid of the implicit heart, in its own units
+# Renderer geometry, in pixels at scale 1 (see the module docstring); fitted to the official frames.
+FIRST_CENTRE = 16.0        # canvas units: the sprite's centre at position class 0, a pixel corner
+# Whole-pixel offset of position class k from class 0: round(32 k / 31), 0 ... 15, 17 ... 32.
+POSITION_STEPS = np.round(np.arange(FACTOR_SIZES[3]) * 32.0 / (FACTOR_SIZES[3] - 1)).astype(int)
+SQUARE_HALF_SIDE = 9.6
+ELLIPSE_SEMI_AXES = (12.77, 7.21)
+# Right half of the heart, (x right, y up) from the notch between the lobes round to the point;
+# the left half is its mirror image. Fitted vertex by vertex to the official frames.
+HEART_OUTLINE = np.array([
+    (0.0, 5.28), (0.83, 7.25), (1.91, 8.31), (3.01, 9.08), (4.6, 9.35), (5.95, 9.23),
+    (7.9, 8.17), (8.96, 6.73), (9.57, 4.91), (9.62, 3.51), (9.17, 1.89), (8.7, 0.83),
+    (7.33, -1.05), (6.37, -2.09), (5.06, -3.34), (4.11, -4.27), (2.99, -5.28), (1.63, -6.78),
+    (0.61, -8.16), (0.0, -9.62)])
 _FILE_KEYS = ("imgs", "latents_values", "latents_classes", "metadata")
 _FILE_COLUMNS = ("color", "shape", "scale", "orientation", "posX", "posY")  # official names
 
@@ -132,16 +150,17 @@ def factors_frame(classes: np.ndarray, values: np.ndarray | None = None) -> pd.D
 
 # ---------------------------------------------------------------- rendering
 
-BOARD = IMAGE_SIZE + FACTOR_SIZES[3] - 1          # 95: room for 31 one-pixel steps
-BOARD_CENTRE = FIRST_CENTRE_PIXEL + FACTOR_SIZES[3] - 1  # 47
+BOARD = IMAGE_SIZE + int(POSITION_STEPS[-1])              # 96: room for 32 pixels of travel
+BOARD_CENTRE = FIRST_CENTRE + float(POSITION_STEPS[-1])   # 48.0, canvas units on the board
 
 
 def sprite_masks(scales, orientations) -> np.ndarray:
-    """uint8 [3 shapes, len(scales), len(orientations), 95, 95]: sprites centred at (47, 47).
+    """uint8 [3 shapes, len(scales), len(orientations), 96, 96]: sprites centred on the board
+    corner point (48, 48).
 
     Any scale and angle (radians), not only the grid's; the geometry of the module docstring.
     """
-    offsets = np.arange(BOARD, dtype=np.float64) - BOARD_CENTRE
+    offsets = np.arange(BOARD, dtype=np.float64) + 0.5 - BOARD_CENTRE  # pixel centres
     dx = offsets[None, :]            # right
     dy_up = -offsets[:, None]        # up on screen (rows grow downwards)
     scales = np.asarray(scales, dtype=np.float64)[:, None, None, None]
@@ -152,21 +171,54 @@ def sprite_masks(scales, orientations) -> np.ndarray:
     v = (-sin * dx + cos * dy_up) / scales
     square = (np.abs(u) <= SQUARE_HALF_SIDE) & (np.abs(v) <= SQUARE_HALF_SIDE)
     ellipse = (u / ELLIPSE_SEMI_AXES[0]) ** 2 + (v / ELLIPSE_SEMI_AXES[1]) ** 2 <= 1.0
-    x, y = u / HEART_UNIT, v / HEART_UNIT + HEART_CENTROID_Y
-    heart = (x * x + y * y - 1.0) ** 3 - x * x * y ** 3 <= 0.0
+    heart = inside_polygon(heart_polygon(), u, v)
     return np.stack([square, ellipse, heart]).astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=1)
-def _translation_windows() -> np.ndarray:
-    """View [720, 32, 32, 64, 64]: [mask, 31 - pos_y, 31 - pos_x] is a finished image.
+def heart_polygon() -> np.ndarray:
+    """[k, 2] closed outline of the heart: HEART_OUTLINE and its mirror image."""
+    mirror = HEART_OUTLINE[-2:0:-1] * [-1.0, 1.0]
+    return np.concatenate([HEART_OUTLINE, mirror])
 
-    Each (shape, scale, orientation) mask is drawn once on a 95 x 95 board; every 64 x 64
-    window of the board is that sprite at one position, so translation is pure indexing.
-    """
+
+def inside_polygon(polygon: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether each point (x, y) lies inside `polygon` [k, 2] (even-odd rule; arrays broadcast)."""
+    x, y = np.broadcast_arrays(x, y)
+    inside = np.zeros(x.shape, dtype=bool)
+    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0)):
+        if y0 == y1:
+            continue  # a horizontal edge is never crossed by a horizontal ray
+        crosses = (y0 > y) != (y1 > y)
+        inside ^= crosses & (x < x0 + (y - y0) * (x1 - x0) / (y1 - y0))
+    return inside
+
+
+def mask_index(classes: np.ndarray) -> np.ndarray:
+    """Index of each class vector's (shape, scale, orientation) sprite in grid_masks()."""
+    return (classes[:, 0] * FACTOR_SIZES[1] + classes[:, 1]) * FACTOR_SIZES[2] + classes[:, 2]
+
+
+def window_start(position_classes: np.ndarray) -> np.ndarray:
+    """First board row (pos_y) or column (pos_x) of the 64 x 64 image at these position classes."""
+    return POSITION_STEPS[-1] - POSITION_STEPS[position_classes]
+
+
+@functools.lru_cache(maxsize=1)
+def grid_masks() -> np.ndarray:
+    """Read-only uint8 [720, 96, 96]: each (shape, scale, orientation) sprite of the grid, drawn
+    once on its board; mask_index gives the row."""
     masks = sprite_masks(FACTOR_VALUES[1], FACTOR_VALUES[2]).reshape(-1, BOARD, BOARD)
-    # mask index = (shape * 6 + scale) * 40 + orientation
-    return np.lib.stride_tricks.sliding_window_view(masks, (IMAGE_SIZE, IMAGE_SIZE),
+    masks.flags.writeable = False
+    return masks
+
+
+def _translation_windows() -> np.ndarray:
+    """View [720, 33, 33, 64, 64]: [mask, row start, column start] is a finished image.
+
+    Every 64 x 64 window of a board is that sprite at one position, so translation is pure
+    indexing (window_start gives the window of each position class).
+    """
+    return np.lib.stride_tricks.sliding_window_view(grid_masks(), (IMAGE_SIZE, IMAGE_SIZE),
                                                     axis=(1, 2))
 
 
@@ -178,13 +230,12 @@ def render_into(out: np.ndarray, classes: np.ndarray, *, chunk: int = 8192,
         raise ValueError(f"out: expected uint8 {(len(classes), IMAGE_SIZE, IMAGE_SIZE)}, "
                          f"got {out.dtype} {out.shape}")
     windows = _translation_windows()
-    last = FACTOR_SIZES[3] - 1
     with tqdm(total=len(classes), unit="img", desc="render dSprites", leave=False,
               disable=None if progress else True) as bar:
         for start in range(0, len(classes), chunk):
             c = classes[start:start + chunk]
-            mask = (c[:, 0] * FACTOR_SIZES[1] + c[:, 1]) * FACTOR_SIZES[2] + c[:, 2]
-            out[start:start + len(c)] = windows[mask, last - c[:, 4], last - c[:, 3]]
+            out[start:start + len(c)] = windows[mask_index(c), window_start(c[:, 4]),
+                                                window_start(c[:, 3])]
             bar.update(len(c))
     return out
 
