@@ -57,6 +57,7 @@ def test_two_seeds_give_known_mean_std_and_paired_interval():
         "mean": pytest.approx(0.45),
         "ci95_low": pytest.approx(0.45 - half),
         "ci95_high": pytest.approx(0.45 + half),
+        "excludes_zero": False,  # t(1) is 12.7: [-0.19, 1.09] with two seeds
         "n": 2,
     }
     json.dumps(out)  # plain JSON
@@ -65,7 +66,8 @@ def test_two_seeds_give_known_mean_std_and_paired_interval():
 def test_single_seed_has_zero_std_and_no_interval():
     out = aggregate_runs([run("m", "gated", 3, {"x": 1.0}), run("m", "ungated", 3, {"x": 0.25})])
     assert out["m"]["gated"]["x"] == {"mean": 1.0, "std": 0.0, "n": 1}
-    assert out["m"]["gated_minus_ungated"]["x"] == {"mean": 0.75, "ci95_low": None, "ci95_high": None, "n": 1}
+    assert out["m"]["gated_minus_ungated"]["x"] == {"mean": 0.75, "ci95_low": None, "ci95_high": None,
+                                                   "excludes_zero": None, "n": 1}
 
 
 def test_paired_difference_uses_only_common_seeds():
@@ -187,9 +189,15 @@ def test_direction_flags_on_a_hand_made_case():
     assert paper_dirs[("lasso", "dip_vae_ii", "completeness")] == "gated worse"
     assert (paper_dirs.drop(("lasso", "dip_vae_ii", "completeness")) == "gated better").all()
     counts = agreement_counts(agreement)
-    assert counts["overall"] == {"agree": 6, "compared": 9, "in_table": 18}
+    # both seeds move both arms alike, so every paired difference has zero spread: each interval
+    # is a point, and excludes zero wherever the arms differ
+    assert counts["overall"] == {"agree": 6, "agree_excluding_zero": 6, "compared": 9, "in_table": 18}
+    verdicts = agreement.set_index(["regressor", "model", "metric"])["interval"]
+    assert verdicts[("lasso", "beta_vae", "disentanglement")] == "excludes 0"
+    assert verdicts[("lasso", "dip_vae_ii", "informativeness")] == "includes 0"  # equal arms
+    assert verdicts[("random_forest", "info_vae", "disentanglement")] is None
     for metric in ("disentanglement", "completeness", "informativeness"):
-        assert counts[metric] == {"agree": 2, "compared": 3, "in_table": 6}
+        assert counts[metric] == {"agree": 2, "agree_excluding_zero": 2, "compared": 3, "in_table": 6}
 
 
 def test_side_by_side_markdown():
@@ -198,9 +206,25 @@ def test_side_by_side_markdown():
     assert "| lasso | beta_vae | yes | 0.600 ± 0.014 (n=2) | 0.609 ± 0.136 |" in text
     assert "| random_forest | info_vae | no | – | 0.113 ± 0.030 |" in text
     assert "gated worse / gated better (DISAGREES)" in text  # dip_vae_ii lasso completeness
-    assert "6 of 9 compared (18 in the table" in text
-    assert "- completeness: 2 of 3 compared (6 in the table)" in text
+    assert "6 of 9 compared, 6 of them with a 95% interval" in text
+    assert "gated better / gated better (agrees); Δ +0.400 [+0.400, +0.400] **excludes 0**" in text
+    assert "- completeness: 2 of 3 compared agree, 2 with the interval excluding zero (6 in the table)" in text
     assert "the paper itself does not report gated better for: dip_vae_ii lasso completeness" in text
     # one row per Table I row, plus header and rule, in the first table
     first_table = text.split("\n\n")[0].splitlines()
     assert len(first_table) == 14
+
+
+def test_three_seeds_interval_excludes_zero_known_answer():
+    # differences 0.10, 0.12, 0.14: mean 0.12, sd 0.02, standard error 0.02 / sqrt(3);
+    # t(0.975, 2) = 4.3027: half-width 0.0497, interval [0.070, 0.170] excludes zero
+    runs = [run("m", "gated", s, {"d": 0.5 + 0.02 * s}) for s in range(3)]
+    runs += [run("m", "ungated", s, {"d": 0.4}) for s in range(3)]
+    diff = aggregate_runs(runs)["m"]["gated_minus_ungated"]["d"]
+    assert diff["ci95_low"] == pytest.approx(0.12 - 4.302653 * 0.02 / math.sqrt(3), abs=1e-6)
+    assert diff["excludes_zero"] is True
+    # the same mean with a wide spread does not
+    runs = [run("m", "gated", s, {"d": v}) for s, v in enumerate([0.9, 0.4, 0.56])]
+    runs += [run("m", "ungated", s, {"d": 0.5}) for s in range(3)]
+    diff = aggregate_runs(runs)["m"]["gated_minus_ungated"]["d"]
+    assert diff["mean"] == pytest.approx(0.12) and diff["excludes_zero"] is False

@@ -12,6 +12,8 @@ from typing import Iterator
 
 import numpy as np
 
+from gatedvae import timing
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
@@ -57,5 +59,10 @@ def save_text(target: str | os.PathLike, text: str) -> None:
 
 
 def save_figure(target: str | os.PathLike, fig, **kwargs) -> None:
+    with timing.phase("figures"):
+        _save_figure(target, fig, **kwargs)
+
+
+def _save_figure(target: str | os.PathLike, fig, **kwargs) -> None:
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format=Path(target).suffix.lstrip(".") or "png", **kwargs)

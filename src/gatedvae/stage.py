@@ -4,6 +4,8 @@ A stage script is wiring only: its docstring, its arguments (every path comes fr
 `cmd`), and the library function that does the work. The harness parses the arguments, sets up
 logging, loads params.yaml, calls `work(params, **arguments)`, and turns a known failure
 (gatedvae.errors.StageError, a bad params value included) into its message and exit code 2.
+With `--timing PATH` (every stage in dvc.yaml has it) a finished stage also writes where its
+time went (gatedvae.timing).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+from pathlib import Path
 from typing import Callable
 
 from gatedvae import params as P
+from gatedvae import timing
+from gatedvae.atomic import save_json
 from gatedvae.errors import StageError
 
 
@@ -27,11 +33,15 @@ def arg(*flags: str, **options) -> tuple[tuple[str, ...], dict]:
 
 def run(work: Callable[..., int | None], doc: str | None, *arguments, argv: list[str] | None = None) -> None:
     """Run `work(params, **arguments)` as a stage and exit with its code (0 when None)."""
+    startup, started_at, t0 = timing.process_age(), time.time(), time.perf_counter()
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml", help="the params file (default: %(default)s)")
+    parser.add_argument("--timing", default=None,
+                        help="write where this stage's time went to this JSON file")
     for flags, options in arguments:
         parser.add_argument(*flags, **options)
     args = vars(parser.parse_args(argv))
+    timing_out = args.pop("timing")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = None
     try:
@@ -43,4 +53,7 @@ def run(work: Callable[..., int | None], doc: str | None, *arguments, argv: list
     finally:
         if params is not None:
             P.write_record(params)
+    if timing_out and not code:
+        save_json(timing_out, timing.stage_record(Path(timing_out).stem, startup=startup,
+                                                  work=time.perf_counter() - t0, started_at=started_at))
     sys.exit(code or 0)

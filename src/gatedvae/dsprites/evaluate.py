@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatedvae import timing
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.dsprites import config, spec
 from gatedvae.errors import StageError
@@ -49,22 +50,23 @@ def evaluate(params, *, images: str, factors: str, trained: str, finetuned: str,
     # metrics["test"] scores the fine-tuned model; this shows what fine-tuning bought.
     metrics["test_before_finetune"] = reconstruction_and_elbo(
         trained_model, data[test_rows], pixel_max=cfg.pixel_max, seed=settings.seed)
-    shown = test_rows[:10]
-    grid = reconstruction_grid(
-        [np.asarray(data[shown]) * (255 // cfg.pixel_max),
-         reconstruct(trained_model, data[shown], pixel_max=cfg.pixel_max),
-         reconstruct(finetuned_model, data[shown], pixel_max=cfg.pixel_max)],
-        ["input", "gated training" if cfg.gated else "training", "decoder fine-tuned"])
-    save_figure(out / "reconstructions.png", grid, dpi=100)
+    with timing.phase("figures"):
+        shown = test_rows[:10]
+        grid = reconstruction_grid(
+            [np.asarray(data[shown]) * (255 // cfg.pixel_max),
+             reconstruct(trained_model, data[shown], pixel_max=cfg.pixel_max),
+             reconstruct(finetuned_model, data[shown], pixel_max=cfg.pixel_max)],
+            ["input", "gated training" if cfg.gated else "training", "decoder fine-tuned"])
+        save_figure(out / "reconstructions.png", grid, dpi=100)
 
-    # Traversals (paper Fig. 5 style): one test image, every dim from -2 to +2, others at its mean
-    values = np.linspace(-2.0, 2.0, 7)
-    owner = [part for part, size in zip(parts, cfg.partitions) for _ in range(size)]
-    cells = traverse(finetuned_model, data[test_rows[0]], list(range(cfg.latent_dim)), values,
-                     pixel_max=cfg.pixel_max)
-    fig = traversal_grid(cells, [f"z{d} ({owner[d]})" for d in range(cfg.latent_dim)], values,
-                         title=f"{name}: traversals")
-    save_figure(out / "traversals.png", fig, dpi=100)
+        # Traversals (paper Fig. 5 style): one test image, every dim from -2 to +2, others at its mean
+        values = np.linspace(-2.0, 2.0, 7)
+        owner = [part for part, size in zip(parts, cfg.partitions) for _ in range(size)]
+        cells = traverse(finetuned_model, data[test_rows[0]], list(range(cfg.latent_dim)), values,
+                         pixel_max=cfg.pixel_max)
+        fig = traversal_grid(cells, [f"z{d} ({owner[d]})" for d in range(cfg.latent_dim)], values,
+                             title=f"{name}: traversals")
+        save_figure(out / "traversals.png", fig, dpi=100)
     save_json(out / "metrics.json", metrics)
     for key in REGRESSORS:
         m = metrics[key]

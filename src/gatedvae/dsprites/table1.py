@@ -3,9 +3,10 @@
 Runs are {"model", "gating": "gated" | "ungated", "seed", "metrics": nested dict of numbers}.
 `aggregate_runs` returns, per model:
   <model>.<gated|ungated>.<leaf path>.{mean, std, n}   std with ddof=1; 0.0 when n == 1
-  <model>.gated_minus_ungated.<leaf path>.{mean, ci95_low, ci95_high, n}
+  <model>.gated_minus_ungated.<leaf path>.{mean, ci95_low, ci95_high, excludes_zero, n}
 where the paired difference uses only the seeds present in both arms (a leaf with no common
-seed is left out), the interval is Student's t (null when n == 1), and the top-level `n_seeds`
+seed is left out), the interval is Student's t (null when n == 1; excludes_zero is then null
+too), and the top-level `n_seeds`
 counts the distinct seeds over all runs. Lists inside metrics are flattened by position
 ("per_code.3"), so they aggregate too and come back as dicts keyed "0", "1", ...
 """
@@ -114,12 +115,16 @@ def _summary(values: list[float]) -> dict:
     return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if n > 1 else 0.0, "n": n}
 
 
-def _paired(diffs: list[float]) -> dict:
+def paired_interval(diffs: list[float]) -> dict:
+    """Mean of paired differences with its 95% Student's t interval, and whether the interval
+    excludes zero (None with one pair: no interval)."""
     n, mean = len(diffs), float(np.mean(diffs))
     if n == 1:
-        return {"mean": mean, "ci95_low": None, "ci95_high": None, "n": 1}
+        return {"mean": mean, "ci95_low": None, "ci95_high": None, "excludes_zero": None, "n": 1}
     half = _t_quantile_975(n - 1) * float(np.std(diffs, ddof=1)) / math.sqrt(n)
-    return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half, "n": n}
+    low, high = mean - half, mean + half
+    return {"mean": mean, "ci95_low": low, "ci95_high": high, "excludes_zero": bool(low > 0 or high < 0),
+            "n": n}
 
 
 def aggregate_runs(runs: Iterable[Mapping]) -> dict:
@@ -146,7 +151,7 @@ def aggregate_runs(runs: Iterable[Mapping]) -> dict:
             gated, ungated = arms["gated"][path], arms["ungated"][path]
             common = sorted(gated.keys() & ungated.keys())
             if common:
-                for stat, v in _paired([gated[s] - ungated[s] for s in common]).items():
+                for stat, v in paired_interval([gated[s] - ungated[s] for s in common]).items():
                     paired[f"{path}.{stat}"] = v
         if paired:
             result[PAIRED] = nest(dict(sorted(paired.items())))
@@ -206,6 +211,24 @@ def _our_stats(aggregated: Mapping, model: str, gating: str, regressor: str, met
     return node if isinstance(node, Mapping) and "mean" in node else None
 
 
+def paired_stats(aggregated: Mapping, model: str, regressor: str, metric: str) -> dict | None:
+    """The paired gated-minus-ungated {"mean", "ci95_low", "ci95_high", "excludes_zero", "n"} of
+    one Table I cell pair, or None when absent."""
+    node = aggregated.get(model, {}).get(PAIRED, {}).get(regressor, {}).get(metric)
+    if isinstance(node, Mapping) and "mean" not in node:
+        node = node.get("avg")
+    return node if isinstance(node, Mapping) and "mean" in node else None
+
+
+def interval_verdict(paired: Mapping | None) -> str | None:
+    """'excludes 0', 'includes 0' or 'no interval' (one seed); None without a paired result."""
+    if paired is None:
+        return None
+    if paired.get("excludes_zero") is None:
+        return "no interval"
+    return "excludes 0" if paired["excludes_zero"] else "includes 0"
+
+
 def _direction(gated: float, ungated: float, higher_is_better: bool) -> str:
     if gated == ungated:
         return "equal"
@@ -215,7 +238,8 @@ def _direction(gated: float, ungated: float, higher_is_better: bool) -> str:
 def direction_agreement(aggregated: Mapping, paper: pd.DataFrame) -> pd.DataFrame:
     """One row per Table I comparison (regressor x model x metric; 18 for the paper's table):
     the paper's gated-vs-ungated direction (gated better = higher D, higher C, lower I), ours
-    from the seed means, and whether they agree (None where we lack either arm)."""
+    from the seed means, whether they agree (None where we lack either arm), and whether the
+    95% interval of the paired difference excludes zero (`interval`, see interval_verdict)."""
     rows = []
     for (regressor, model), group in paper.groupby(["regressor", "model"], sort=False):
         by_gated = {bool(g): r for g, r in zip(group["gated"], group.to_dict("records"))}
@@ -227,6 +251,7 @@ def direction_agreement(aggregated: Mapping, paper: pd.DataFrame) -> pd.DataFram
             gated = _our_stats(aggregated, model, "gated", ours_key, metric)
             ungated = _our_stats(aggregated, model, "ungated", ours_key, metric)
             ours_dir = _direction(gated["mean"], ungated["mean"], higher) if gated and ungated else None
+            paired = paired_stats(aggregated, model, ours_key, metric)
             rows.append(
                 {
                     "regressor": regressor,
@@ -235,18 +260,25 @@ def direction_agreement(aggregated: Mapping, paper: pd.DataFrame) -> pd.DataFram
                     "paper": paper_dir,
                     "ours": ours_dir,
                     "agree": None if ours_dir is None else ours_dir == paper_dir,
+                    "interval": interval_verdict(paired),
+                    "paired": paired,
                 }
             )
     # object dtype keeps None as None (string dtypes would turn it into NaN)
-    return pd.DataFrame(rows, columns=["regressor", "model", "metric", "paper", "ours", "agree"], dtype=object)
+    return pd.DataFrame(rows, columns=["regressor", "model", "metric", "paper", "ours", "agree",
+                                       "interval", "paired"], dtype=object)
 
 
 def agreement_counts(agreement: pd.DataFrame) -> dict:
-    """{metric: {"agree", "compared", "in_table"}} plus "overall"; plain numbers for JSON."""
+    """{metric: {"agree", "agree_excluding_zero", "compared", "in_table"}} plus "overall"; plain
+    numbers for JSON."""
     def count(frame):
         compared = frame["agree"].notna()
+        agreeing = frame.loc[compared, "agree"].astype(bool)
+        significant = frame.loc[compared, "interval"] == "excludes 0"
         return {
-            "agree": int(frame.loc[compared, "agree"].astype(bool).sum()),
+            "agree": int(agreeing.sum()),
+            "agree_excluding_zero": int((agreeing & significant).sum()),
             "compared": int(compared.sum()),
             "in_table": int(len(frame)),
         }
@@ -262,6 +294,15 @@ def _cell(stats: Mapping | None) -> str:
     if stats["n"] > 1:
         return f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})"
     return f"{stats['mean']:.3f} (n=1)"
+
+
+def _interval_text(paired: Mapping | None) -> str:
+    if paired is None:
+        return ""
+    if paired.get("ci95_low") is None:
+        return f"; Δ {paired['mean']:+.3f}, n={paired['n']}: no interval"
+    verdict = "**excludes 0**" if paired["excludes_zero"] else "includes 0"
+    return f"; Δ {paired['mean']:+.3f} [{paired['ci95_low']:+.3f}, {paired['ci95_high']:+.3f}] {verdict}"
 
 
 def side_by_side_markdown(aggregated: Mapping, paper: pd.DataFrame) -> str:
@@ -286,7 +327,7 @@ def side_by_side_markdown(aggregated: Mapping, paper: pd.DataFrame) -> str:
         cells = [regressor, model]
         for r in group.to_dict("records"):
             mark = "n/a" if r["agree"] is None else ("agrees" if r["agree"] else "DISAGREES")
-            cells.append(f"{r['paper']} / {r['ours'] or '–'} ({mark})")
+            cells.append(f"{r['paper']} / {r['ours'] or '–'} ({mark}){_interval_text(r['paired'])}")
         lines.append("| " + " | ".join(cells) + " |")
 
     counts = agreement_counts(agreement)
@@ -295,13 +336,17 @@ def side_by_side_markdown(aggregated: Mapping, paper: pd.DataFrame) -> str:
     lines += [
         "",
         f"Directions of the gated-vs-un-gated difference that agree with the paper's Table I: "
-        f"{counts['overall']['agree']} of {counts['overall']['compared']} compared "
-        f"({total} in the table: models x regressors x metrics D, C, I; a comparison counts only where "
-        "both our gated and un-gated results exist; 'gated better' means higher D, higher C, lower NRMSE).",
+        f"{counts['overall']['agree']} of {counts['overall']['compared']} compared, "
+        f"{counts['overall']['agree_excluding_zero']} of them with a 95% interval of the paired "
+        f"difference that excludes zero ({total} in the table: models x regressors x metrics D, C, I; "
+        "a comparison counts only where both our gated and un-gated results exist; 'gated better' "
+        "means higher D, higher C, lower NRMSE; Δ is gated minus un-gated, paired by seed).",
     ]
     for metric in TABLE1_METRICS:
         c = counts[metric]
-        lines.append(f"- {metric}: {c['agree']} of {c['compared']} compared ({c['in_table']} in the table)")
+        lines.append(f"- {metric}: {c['agree']} of {c['compared']} compared agree, "
+                     f"{c['agree_excluding_zero']} with the interval excluding zero "
+                     f"({c['in_table']} in the table)")
     if len(paper_worse):
         where = ", ".join(f"{r.model} {r.regressor} {r.metric}" for r in paper_worse.itertuples())
         lines.append(f"- the paper itself does not report gated better for: {where}")

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gatedvae import timing
 from gatedvae.evaluation.metrics.beta_vae_metric import beta_vae_metric
 from gatedvae.evaluation.metrics.dci import dci
 from gatedvae.evaluation.metrics.factor_vae_metric import factor_vae_metric
@@ -30,6 +31,13 @@ def reconstruction_and_elbo(model: VAE, images, *, pixel_max: int, seed: int = 0
                  `seed` (the same noise on every device, so the number is reproducible);
       recon_sampled  -log p(x|z) at that sample (elbo = -(recon_sampled + kl)).
     Gated or not, a model is scored as the VAE it is at test time."""
+    with timing.phase("test ELBO"):
+        return _reconstruction_and_elbo(model, images, pixel_max=pixel_max, seed=seed,
+                                        batch_size=batch_size, device=device)
+
+
+def _reconstruction_and_elbo(model: VAE, images, *, pixel_max: int, seed: int, batch_size: int,
+                             device: str) -> dict:
     dev = resolve_device(device)
     model.to(dev).eval()
     generator = torch.Generator().manual_seed(seed)
@@ -67,9 +75,10 @@ def evaluate_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_tes
                          f"vs {len(y_train)}, test {len(codes_test)} vs {len(y_test)}")
     metrics, importance = {}, {}
     for key, regressor in REGRESSORS.items():
-        result = dci(codes_train, y_train, codes_test, y_test, regressor=regressor,
-                     lasso_alpha=settings.lasso_alpha, rf_trees=settings.rf_trees,
-                     rf_depth=settings.rf_depth, seed=settings.seed, factor_names=factor_names)
+        with timing.phase(f"DCI ({key})"):
+            result = dci(codes_train, y_train, codes_test, y_test, regressor=regressor,
+                         lasso_alpha=settings.lasso_alpha, rf_trees=settings.rf_trees,
+                         rf_depth=settings.rf_depth, seed=settings.seed, factor_names=factor_names)
         metrics[key] = result.to_dict()
         metrics[key]["placement"] = placement(result.importance, partition_sizes, intended,
                                               factor_names=factor_names)
@@ -77,9 +86,12 @@ def evaluate_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_tes
     if extra_metrics:
         codes = np.concatenate([codes_train, codes_test])
         classes = np.concatenate([y_train, y_test]).astype(np.int64)
-        metrics["factor_vae_metric"] = factor_vae_metric(codes, classes, seed=settings.seed).to_dict()
-        metrics["beta_vae_metric"] = beta_vae_metric(codes, classes, seed=settings.seed).to_dict()
-        metrics["mig"] = mig(codes, classes, factor_names=factor_names).to_dict()
+        with timing.phase("FactorVAE metric"):
+            metrics["factor_vae_metric"] = factor_vae_metric(codes, classes, seed=settings.seed).to_dict()
+        with timing.phase("beta-VAE metric"):
+            metrics["beta_vae_metric"] = beta_vae_metric(codes, classes, seed=settings.seed).to_dict()
+        with timing.phase("MIG"):
+            metrics["mig"] = mig(codes, classes, factor_names=factor_names).to_dict()
     return metrics, importance
 
 

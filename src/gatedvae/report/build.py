@@ -19,6 +19,7 @@ from gatedvae.dsprites.spec import FACTOR_NAMES, run_key
 from gatedvae.dsprites.table1 import (REGRESSOR_KEYS, paper_informativeness_per_factor, paper_table,
                                       side_by_side_markdown)
 from gatedvae.evaluation.plots import line_with_errorbars
+from gatedvae.report import timings as T
 from gatedvae.report.document import Report
 from gatedvae.training.config import GATINGS
 
@@ -35,6 +36,7 @@ class Inputs:
     study_figures: Path         # their figures
     faces_metrics: Path         # reports/metrics/faces.json (optional)
     faces_figures: Path         # the faces branch's figures
+    timings: Path               # reports/timings: one record per stage run (gatedvae.timing)
 
 
 def revision() -> str:
@@ -87,7 +89,8 @@ def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs
                 elif d.get("ci95_low") is None:
                     cells.append(f"{d['mean']:+.3f} (n={d['n']}, no interval)")
                 else:
-                    cells.append(f"{d['mean']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]")
+                    mark = " **excludes 0**" if d.get("excludes_zero") else ""
+                    cells.append(f"{d['mean']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]{mark}")
             rows.append(cells)
     report.table(["Model", "Regressor", "Δ D", "Δ C", "Δ I (NRMSE)", "Δ placement"], rows)
 
@@ -247,6 +250,33 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path) -> None:
                 report.figures([(path, path.stem.replace(f"faces_{kind}_", "").replace("_", " "))])
 
 
+def timing_section(report: Report, folder: Path, figures: FigureDir) -> None:
+    records = T.read_records(folder)
+    report.heading("Where the time went")
+    if not records:
+        report.paragraph(f"No stage timing records in {folder}.")
+        return
+    rows = T.per_stage(records)
+    total = T.summary(records)
+    columns = [k for k in rows[0] if k != "stage"]
+    report.table(["Stage", *columns], [[r["stage"]] + [r[c] if c == "runs" else round(r[c], 1) for c in columns]
+                                        for r in rows])
+    one_repro = total["largest_gap_s"] < 60
+    by_phase = sorted(total["by_phase_s"].items(), key=lambda kv: -kv[1])
+    text = (f"Seconds per stage, summed over its runs ({total['stage_runs']} stage runs; this table "
+            "leaves out the report stage itself). Start-up is the interpreter and imports before "
+            "the stage's work; `other` is work outside the named phases (loading data, "
+            f"rendering, clustering...). Sum over stages: {total['serial_s'] / 60:.1f} min. "
+            f"From the first stage's start to the last one's finish: {total['span_s'] / 60:.1f} min")
+    text += (", with no gap over a minute between stages: the wall time of the one `dvc repro` "
+             "that produced these results, less the report." if one_repro else
+             f"; the stages ran in more than one `dvc repro` (a gap of {total['largest_gap_s'] / 60:.0f} min), "
+             "so this span is not one run's wall time.")
+    text += " Largest costs: " + ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in by_phase[:5]) + "."
+    report.paragraph(text)
+    report.figures([(figures.save(T.figure(rows), "timings.png"), "minutes per stage, by phase")])
+
+
 def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Path) -> None:
     """Write markdown and html; the dSprites figures are copied (or drawn) into figures_out."""
     metrics = json.loads(inputs.dsprites_metrics.read_text())
@@ -255,10 +285,12 @@ def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Pa
                      "pipeline; `dvc repro report` rebuilds it.")
     with atomic_path(figures_out) as writing:
         writing.mkdir(parents=True)
-        dsprites_section(report, params, metrics, inputs, FigureDir(writing, figures_out))
-    studies_section(report, inputs)
-    if inputs.faces_metrics.exists():
-        faces_section(report, inputs.faces_metrics, inputs.faces_figures)
+        figures = FigureDir(writing, figures_out)
+        dsprites_section(report, params, metrics, inputs, figures)
+        studies_section(report, inputs)
+        if inputs.faces_metrics.exists():
+            faces_section(report, inputs.faces_metrics, inputs.faces_figures)
+        timing_section(report, inputs.timings, figures)
     report.heading("Parameters")
     report.code(Path(getattr(params, "path", "params.yaml")).read_text(), "yaml")
     save_text(markdown, report.to_markdown(markdown.parent))

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from gatedvae import timing
 from gatedvae.atomic import atomic_path
 from gatedvae.errors import StageError
 from gatedvae.training.config import TrainConfig
@@ -237,15 +238,17 @@ def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, ch
         raise ValueError("invalid training config: " + "; ".join(f"{k}: {v}" for k, v in problems))
     if cfg.gated and groups is None:
         raise ValueError("gated training needs the pair index (groups)")
-    return _fit(new_model(cfg), images, groups, cfg, mode="gated" if cfg.gated else "plain",
-                epochs=cfg.epochs, lr=cfg.lr, checkpoint_dir=Path(checkpoint_dir),
-                log_dir=Path(log_dir) if log_dir else None, progress=progress,
-                on_epoch_end=on_epoch_end)
+    with timing.phase("training"):
+        return _fit(new_model(cfg), images, groups, cfg, mode="gated" if cfg.gated else "plain",
+                    epochs=cfg.epochs, lr=cfg.lr, checkpoint_dir=Path(checkpoint_dir),
+                    log_dir=Path(log_dir) if log_dir else None, progress=progress,
+                    on_epoch_end=on_epoch_end)
 
 
 def finetune_decoder(model: VAE, images: np.ndarray, cfg: TrainConfig, *, epochs: int, lr: float,
                      checkpoint_dir, log_dir=None, progress: bool = True) -> TrainResult:
     """Freeze the encoder (and its BatchNorm statistics); train the decoder as a plain VAE."""
-    return _fit(model, images, None, cfg, mode="finetune", epochs=epochs, lr=lr,
-                checkpoint_dir=Path(checkpoint_dir), log_dir=Path(log_dir) if log_dir else None,
-                progress=progress)
+    with timing.phase("fine-tuning"):
+        return _fit(model, images, None, cfg, mode="finetune", epochs=epochs, lr=lr,
+                    checkpoint_dir=Path(checkpoint_dir), log_dir=Path(log_dir) if log_dir else None,
+                    progress=progress)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gatedvae import timing
 from gatedvae.training.models.base import VAE
 
 
@@ -25,10 +26,11 @@ def encode_mean(model: VAE, images: np.ndarray, *, pixel_max: int, batch_size: i
     dev = resolve_device(device)
     model.to(dev).eval()
     out = []
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.uint8)).to(dev)
-        out.append(model.encode(to_float(batch, pixel_max))[0].cpu())
-    return torch.cat(out).numpy()
+    with timing.phase("encoding"):
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.uint8)).to(dev)
+            out.append(model.encode(to_float(batch, pixel_max))[0].cpu())
+        return torch.cat(out).numpy()
 
 
 @torch.no_grad()
