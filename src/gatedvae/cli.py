@@ -14,7 +14,7 @@ from gatedvae.params import ParamError
 SUBCOMMANDS = {
     "scale": ("gatedvae.scales", "switch params.yaml between the tiny, default and paper scales"),
     "flow": ("gatedvae.orchestration.cli", "run or serve the Prefect flow over the DVC DAG"),
-    "bench": ("gatedvae.bench", "measure training throughput (images/s)"),
+    "bench": ("gatedvae.bench", "training throughput ratios; --paper-scale: concurrent runs, projected DAG time"),
 }
 
 
