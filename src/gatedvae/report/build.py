@@ -71,7 +71,8 @@ def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs
     report.heading("dSprites: Table I side by side with the paper")
     report.paragraph(f"{len(models)} models x gated/un-gated x {len(seeds)} seed(s); "
                      f"{P.get(params, 'dsprites.acquire.n_images') or 737280} images, "
-                     f"{P.get(params, 'dsprites.train.epochs')} epochs, hidden {P.get(params, 'dsprites.net.hidden')}. "
+                     f"{P.get(params, 'dsprites.train.epochs')} epochs, hidden {P.get(params, 'dsprites.net.hidden')}, "
+                     f"{P.get(params, 'dsprites.train.precision')}. "
                      "D = disentanglement (code-importance weighted), C = completeness, "
                      "I = informativeness as NRMSE (lower is better); ours as mean ± std over seeds.")
     report.markdown(side_by_side_markdown(metrics, paper_table(inputs.paper)))
@@ -259,8 +260,11 @@ def timing_section(report: Report, folder: Path, figures: FigureDir) -> None:
     rows = T.per_stage(records)
     total = T.summary(records)
     columns = [k for k in rows[0] if k != "stage"]
-    report.table(["Stage", *columns], [[r["stage"]] + [r[c] if c == "runs" else round(r[c], 1) for c in columns]
-                                        for r in rows])
+
+    def cell(column, value):  # whole seconds; blank where a stage has no such phase
+        return str(value) if column == "runs" else (f"{value:.0f}" if value >= 0.5 else ("<1" if value > 0 else ""))
+
+    report.table(["Stage", *columns], [[r["stage"]] + [cell(c, r[c]) for c in columns] for r in rows])
     one_repro = total["largest_gap_s"] < 60
     by_phase = sorted(total["by_phase_s"].items(), key=lambda kv: -kv[1])
     text = (f"Seconds per stage, summed over its runs ({total['stage_runs']} stage runs; this table "
@@ -269,7 +273,10 @@ def timing_section(report: Report, folder: Path, figures: FigureDir) -> None:
             f"rendering, clustering...). Sum over stages: {total['serial_s'] / 60:.1f} min. "
             f"From the first stage's start to the last one's finish: {total['span_s'] / 60:.1f} min")
     text += (", with no gap over a minute between stages: the wall time of the one `dvc repro` "
-             "that produced these results, less the report." if one_repro else
+             "that produced these results, less the report; the difference from the sum, "
+             f"{(total['span_s'] - total['serial_s']) / 60:.1f} min or "
+             f"{(total['span_s'] - total['serial_s']) / max(1, total['stage_runs'] - 1):.1f} s per stage, "
+             "is DVC's own work between stages (checking, hashing and caching)." if one_repro else
              f"; the stages ran in more than one `dvc repro` (a gap of {total['largest_gap_s'] / 60:.0f} min), "
              "so this span is not one run's wall time.")
     text += " Largest costs: " + ", ".join(f"{name} {seconds / 60:.1f} min" for name, seconds in by_phase[:5]) + "."
