@@ -44,7 +44,10 @@ def revision() -> str:
         done = subprocess.run(["git", *args], capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
     commit = git("rev-parse", "--short", "HEAD") or "no git commit"
-    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    # what decides the results: code, stages and their configuration (not dvc.lock or the
+    # outputs, which the running `dvc repro` itself is updating)
+    code = ("src", "stages", "dvc.yaml", "params.yaml", "reference", "configs")
+    dirty = " with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no", "--", *code) else ""
     dvc = subprocess.run(["dvc", "--version"], capture_output=True, text=True).stdout.strip()
     return f"git {commit}{dirty}; DVC {dvc or 'unknown'}"
 
