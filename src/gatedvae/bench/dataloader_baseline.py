@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from gatedvae.bench.loops import synchronize
+from gatedvae.bench.loops import timed_images_per_second
 from gatedvae.training.config import TrainConfig
 from gatedvae.training.fit import new_model, step_loss
 from gatedvae.training.gating import partition_masks
@@ -64,14 +64,8 @@ def dataloader_images_per_second(cfg: TrainConfig, images: np.ndarray, groups: n
         optimizer.zero_grad(set_to_none=True)
         precision.backward_and_step(loss, optimizer)
 
-    for step in range(warmup_steps):
-        one_step(step)
-    synchronize(device)
-    start = time.perf_counter()
-    for step in range(warmup_steps, warmup_steps + steps):
-        one_step(step)
-    synchronize(device)
-    return steps * cfg.batch_size / (time.perf_counter() - start)
+    return timed_images_per_second(one_step, warmup_steps=warmup_steps, steps=steps,
+                                   images_per_step=cfg.batch_size, device=device)
 
 
 def pairs_per_second(groups: np.ndarray, n: int, partition: int = 0) -> tuple[float, float]:

@@ -30,6 +30,19 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def timed_images_per_second(one_step, *, warmup_steps: int, steps: int, images_per_step: int,
+                            device: torch.device) -> float:
+    """images/s of `one_step(step)` over `steps` steps, after `warmup_steps` untimed ones."""
+    for step in range(warmup_steps):
+        one_step(step)
+    synchronize(device)
+    start = time.perf_counter()
+    for step in range(warmup_steps, warmup_steps + steps):
+        one_step(step)
+    synchronize(device)
+    return steps * images_per_step / (time.perf_counter() - start)
+
+
 def engine_images_per_second(cfg: TrainConfig, images: np.ndarray, groups: np.ndarray | None, *,
                              warmup_steps: int) -> float:
     """One engine epoch over all of `images` (gated: `groups` is the pair index), after an
@@ -65,11 +78,5 @@ def compute_bound_images_per_second(cfg: TrainConfig, batch: np.ndarray, *, step
         optimizer.zero_grad(set_to_none=True)
         precision.backward_and_step(loss, optimizer)
 
-    for step in range(warmup_steps):
-        one_step(step)
-    synchronize(device)
-    start = time.perf_counter()
-    for step in range(steps):
-        one_step(step)
-    synchronize(device)
-    return steps * len(x) / (time.perf_counter() - start)
+    return timed_images_per_second(one_step, warmup_steps=warmup_steps, steps=steps,
+                                   images_per_step=len(x), device=device)
