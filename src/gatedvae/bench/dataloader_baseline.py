@@ -11,14 +11,10 @@ import time
 import numpy as np
 import torch
 
-from gatedvae.bench.loops import timed_images_per_second
+from gatedvae.bench.loops import step_parts, timed_images_per_second
 from gatedvae.training.config import TrainConfig
-from gatedvae.training.fit import new_model, step_loss
-from gatedvae.training.gating import partition_masks
-from gatedvae.training.infer import resolve_device
-from gatedvae.training.objectives import build_objective
+from gatedvae.training.fit import step_loss
 from gatedvae.training.pairs import PairSampler
-from gatedvae.training.precision import Precision
 
 
 class PerItemPairs(torch.utils.data.Dataset):
@@ -44,12 +40,9 @@ def dataloader_images_per_second(cfg: TrainConfig, images: np.ndarray, groups: n
                                  steps: int, warmup_steps: int) -> float:
     """cfg's gated step fed by one per-item DataLoader per partition (round robin); needs
     (warmup_steps + steps) * batch_size images."""
-    device = resolve_device(cfg.device)
-    precision = Precision(cfg.precision, device)
-    model = new_model(cfg).to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # as the engine
-    objective = build_objective(cfg.objective, cfg.latent_dim, cfg.objective_params).to(device)
-    masks = partition_masks(cfg.partitions).to(device)
+    parts = step_parts(cfg)
+    device, precision, model, optimizer, objective, masks = (
+        parts.device, parts.precision, parts.model, parts.optimizer, parts.objective, parts.masks)
     random.seed(cfg.seed)
     loaders = [iter(torch.utils.data.DataLoader(PerItemPairs(images, groups, p, cfg.pixel_max),
                                                 batch_size=cfg.batch_size, shuffle=True))

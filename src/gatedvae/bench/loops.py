@@ -57,16 +57,34 @@ def engine_images_per_second(cfg: TrainConfig, images: np.ndarray, groups: np.nd
                      progress=False).images_per_second
 
 
+@dataclasses.dataclass
+class StepParts:
+    """What one hand-written training step needs, built as the engine builds it."""
+    device: torch.device
+    precision: Precision
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    objective: torch.nn.Module
+    masks: torch.Tensor
+
+
+def step_parts(cfg: TrainConfig) -> StepParts:
+    device = resolve_device(cfg.device)
+    model = new_model(cfg).to(device).train()
+    return StepParts(device=device, precision=Precision(cfg.precision, device), model=model,
+                     optimizer=torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True),  # as the engine
+                     objective=build_objective(cfg.objective, cfg.latent_dim,
+                                               cfg.objective_params).to(device),
+                     masks=partition_masks(cfg.partitions).to(device))
+
+
 def compute_bound_images_per_second(cfg: TrainConfig, batch: np.ndarray, *, steps: int,
                                     warmup_steps: int) -> float:
     """cfg's training step repeated on one resident batch (uint8 [B, H, W]); gated steps take
     the partitions in turn, as the engine's round robin does."""
-    device = resolve_device(cfg.device)
-    precision = Precision(cfg.precision, device)
-    model = new_model(cfg).to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # as the engine
-    objective = build_objective(cfg.objective, cfg.latent_dim, cfg.objective_params).to(device)
-    masks = partition_masks(cfg.partitions).to(device)
+    parts = step_parts(cfg)
+    device, precision, model, optimizer, objective, masks = (
+        parts.device, parts.precision, parts.model, parts.optimizer, parts.objective, parts.masks)
     x = to_float(torch.from_numpy(np.array(batch, dtype=np.uint8)).to(device), cfg.pixel_max)
     generator = torch.Generator(device).manual_seed(cfg.seed)
 
