@@ -125,7 +125,76 @@ def expression_aus(params: dict) -> list[str] | None:
     return None if aus == "all" else list(aus)
 
 
-def train_config(params: dict, *, gating: str, image_size: int) -> TrainConfig:
+REMEDIES = ("kl_warmup", "self_target_prob", "self_target_partitions", "ungated_warmup_epochs",
+            "free_bits")
+
+
+def recipe_names(params: dict) -> list[str]:
+    recipes = get(params, "faces.recipes")
+    check(isinstance(recipes, dict) and recipes and all(isinstance(k, str) for k in recipes),
+          "faces.recipes", "must map recipe names to their remedies (`faithful: {}` for none)")
+    return list(recipes)
+
+
+def recipe_remedies(params: dict, recipe: str) -> dict:
+    """The TrainConfig fields a recipe sets (faces.recipes.<recipe>), partition names as indices."""
+    check(recipe in recipe_names(params), "faces.recipes",
+          f"has no recipe {recipe!r}; it has {recipe_names(params)}")
+    key = f"faces.recipes.{recipe}"
+    values = get(params, key) or {}
+    check(isinstance(values, dict), key, "must be a mapping of remedies (or {} for none)")
+    unknown = sorted(set(values) - set(REMEDIES))
+    check(not unknown, key, f"has unknown remedies {unknown}; known: {list(REMEDIES)}")
+    out = dict(values)
+    if "self_target_partitions" in out:
+        names = out["self_target_partitions"]
+        check(isinstance(names, list) and all(n in PARTITIONS for n in names),
+              f"{key}.self_target_partitions", f"must be a list drawn from {list(PARTITIONS)}, got {names!r}")
+        out["self_target_partitions"] = [PARTITIONS.index(n) for n in names]
+    return out
+
+
+def parse_run(params: dict, run: str) -> tuple[str, str]:
+    """A faces run's name, `<gating>-<recipe>` (e.g. gated-self_target), as (gating, recipe)."""
+    gating, _, recipe = run.partition("-")
+    check(gating in GATINGS and recipe in recipe_names(params), "faces.study.runs",
+          f"names runs `<gating>-<recipe>` with gating in {GATINGS} and a recipe of faces.recipes "
+          f"({recipe_names(params)}); got {run!r}")
+    return gating, recipe
+
+
+def study_runs(params: dict) -> list[str]:
+    runs = get(params, "faces.study.runs")
+    check(isinstance(runs, list) and runs and len(set(runs)) == len(runs), "faces.study.runs",
+          f"must be a list of distinct run names, got {runs!r}")
+    for run in runs:
+        parse_run(params, run)
+    return list(runs)
+
+
+def study_seeds(params: dict) -> list[int]:
+    seeds = get(params, "faces.study.seeds")
+    check(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool)
+                                                    for s in seeds) and len(set(seeds)) == len(seeds),
+          "faces.study.seeds", f"must be a list of distinct integers, got {seeds!r}")
+    return list(seeds)
+
+
+def main_runs(params: dict) -> dict[str, str]:
+    """gating -> the run the main faces results and figures come from (faces.main_runs)."""
+    runs = get(params, "faces.main_runs")
+    check(isinstance(runs, list) and len(runs) == len(GATINGS), "faces.main_runs",
+          f"must name one gated and one un-gated run of faces.study.runs, got {runs!r}")
+    chosen = {parse_run(params, run)[0]: run for run in runs}
+    check(set(chosen) == set(GATINGS) and all(r in study_runs(params) for r in runs), "faces.main_runs",
+          f"must name one gated and one un-gated run of faces.study.runs {study_runs(params)}, got {runs!r}")
+    return chosen
+
+
+def train_config(params: dict, *, gating: str, image_size: int, recipe: str = "faithful",
+                 seed: int | None = None) -> TrainConfig:
+    """The faithful preset (faces.train) with a recipe's remedies (faces.recipes.<recipe>) and,
+    when given, another seed."""
     key = "faces.train"
     check(gating in GATINGS, "gating", f"must be one of {GATINGS}, got {gating!r}")
     sizes = get(params, f"{key}.partition_sizes")
@@ -151,7 +220,13 @@ def train_config(params: dict, *, gating: str, image_size: int) -> TrainConfig:
         precision=str(get(params, f"{key}.precision", "fp32")),
         pixel_max=255, image_size=image_size,
     )
+    for field_name, value in recipe_remedies(params, recipe).items():
+        setattr(cfg, field_name, value)
+    if seed is not None:
+        cfg.seed = seed
     for field_name, problem in cfg.problems():
+        if field_name in REMEDIES:
+            raise ParamError(f"params.yaml: `faces.recipes.{recipe}.{field_name}` {problem}")
         where = KEYS.get(field_name, field_name)
         raise ParamError(f"params.yaml: `{where if '.' in where else f'{key}.{where}'}` {problem}")
     return cfg
@@ -209,6 +284,11 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
             cluster_config(params, part)
         expression_aus(params)
         cfg = train_config(params, gating="gated", image_size=size)
+        for run in study_runs(params):
+            gating, recipe = parse_run(params, run)
+            train_config(params, gating=gating, image_size=size, recipe=recipe)
+        study_seeds(params)
+        main_runs(params)
         if n_images is not None:
             check(cfg.batch_size <= n_images, "faces.train.batch_size",
                   f"({cfg.batch_size}) is larger than the data ({n_images} images)")

@@ -1,4 +1,12 @@
-"""The faces evaluation stage: scores and figures of the gated and un-gated models."""
+"""The faces evaluation stage: every run of the recipe study scored, and the main runs' figures.
+
+Each run (`<gating>-<recipe>`, faces.study.runs) and seed (faces.study.seeds) is scored the same
+way (scoring.run_scores): placement and DCI against the synthetic faces' true factors, the
+held-out ELBO and the collapse diagnostics. The metrics hold each run's mean and std over seeds;
+the main runs (faces.main_runs) are reported as `gated` and `ungated`, and the paper-faithful
+gated run beside them as `faithful`. Reconstructions, traversals and Hinton diagrams come from the
+main runs' fine-tuned models (seed faces.train.seed).
+"""
 
 from __future__ import annotations
 
@@ -7,81 +15,161 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gatedvae.atomic import save_figure, save_json
-from gatedvae.evaluation.evaluate import reconstruction_and_elbo, split_rows
+from gatedvae.atomic import save_figure, save_json, save_text
+from gatedvae.evaluation.evaluate import split_rows
 from gatedvae.evaluation.metrics.placement import partition_bounds
 from gatedvae.evaluation.plots import hinton, reconstruction_grid, traversal_grid
 from gatedvae.faces import config
-from gatedvae.faces.scoring import (factor_scores, load_ground_truth, most_active_dims,
-                                    pair_variance_explained)
+from gatedvae.faces.scoring import load_ground_truth, most_active_dims, pair_variance_explained, run_scores
 from gatedvae.faces.spec import FACTOR_NAMES, PARTITIONS
 from gatedvae.training.checkpoint import load_model
-from gatedvae.training.config import GATINGS
 from gatedvae.training.infer import encode_mean, reconstruct, traverse
 
+FAITHFUL = "gated-faithful"
 
-def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models: str,
-             runs: str, figures: str, metrics: str) -> None:
-    """Traversals and reconstructions of the gated and un-gated models (models/<gating>/); with
-    synthetic faces, DCI against the true pose and expression factors and partition placement.
-    Per-run figures go to runs/<gating>/eval, the report's figures to `figures`."""
+
+def model_path(models: str | Path, run: str, seed: int, kind: str = "model") -> Path:
+    """models/faces/<run>-<seed>/<kind>.pt (kind: model or finetuned), as dvc.yaml writes them."""
+    return Path(models) / f"{run}-{seed}" / f"{kind}.pt"
+
+
+def summarise(rows: pd.DataFrame) -> dict:
+    """One run's seeds: mean and std of every score, the seed count and how many collapsed."""
+    numbers = rows.drop(columns=["run", "gating", "recipe", "seed"])
+    return {"mean": {k: round(float(v), 4) for k, v in numbers.mean().items()},
+            "std": {k: round(float(v), 4) for k, v in numbers.std(ddof=1).fillna(0.0).items()},
+            "seeds": int(len(rows)), "collapsed_seeds": int(rows["collapsed"].sum())}
+
+
+def best_gated_run(recipes: dict) -> str | None:
+    """The gated run with the highest mean RF placement (pose and expression averaged) among those
+    where no seed collapsed; None without ground truth or when every gated run collapsed."""
+    scored = {run: np.mean([s["mean"][f"rf_placement_{p}"] for p in PARTITIONS])
+              for run, s in recipes.items() if run.startswith("gated-") and s["collapsed_seeds"] == 0
+              and f"rf_placement_{PARTITIONS[0]}" in s["mean"]}
+    return max(scored, key=scored.get) if scored else None
+
+
+def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models: str, runs: str,
+             figures: str, metrics: str, table: str) -> None:
     data = np.load(images, mmap_mode="r")
     config.check_faces(params, n_images=len(data))
     settings = config.eval_settings(params, n_images=len(data))
     shown_cfg = config.traversal_settings(params)
+    study_runs, seeds, main = config.study_runs(params), config.study_seeds(params), config.main_runs(params)
+    figure_seed = config.train_config(params, gating="gated", image_size=data.shape[1]).seed
     runs, figures = Path(runs), Path(figures)
-    train_rows, test_rows = split_rows(len(data), settings)
     truth = load_ground_truth(raw, aligned)  # synthetic faces only
     pair_index = pd.read_parquet(groups)
-    # How much of the pixel variance pair partners share, per partition (see pair_variance_explained).
-    results, details = {"pair_variance_explained": {
-        part: round(pair_variance_explained(data, pair_index[part].to_numpy()), 4) for part in PARTITIONS}}, {}
+    results: dict = {"pair_variance_explained": {
+        part: round(pair_variance_explained(data, pair_index[part].to_numpy()), 4) for part in PARTITIONS}}
+    shares = factor_shares(data, raw, aligned)
+    if shares is not None:
+        results["factor_variance_shares"] = shares
+
+    rows = []
+    for run in study_runs:
+        gating, recipe = config.parse_run(params, run)
+        for seed in seeds:
+            model, cfg, _ = load_model(model_path(models, run, seed))
+            row, _, _ = run_scores(model, cfg, data, truth, settings)
+            rows.append({"run": run, "gating": gating, "recipe": recipe, "seed": seed, **row})
+            print(f"{run} seed {seed}: " + ", ".join(
+                f"{k} {row[k]:.3f}" for k in ("rf_placement_pose", "rf_placement_expression",
+                                              "rf_disentanglement", "test_kl") if k in row)
+                  + f", active dims {row['active_pose']}/{row['active_expression']}")
+    frame = pd.DataFrame(rows)
+    save_text(table, frame.to_csv(index=False, float_format="%.6g"))
+    recipes = {run: summarise(frame[frame["run"] == run]) for run in study_runs}
+    results["main_runs"] = main
+    for gating, run in main.items():
+        results[gating] = recipes[run]
+    if FAITHFUL in recipes:
+        results["faithful"] = recipes[FAITHFUL]
+    results["recipes"] = recipes
+    results["best_gated_run"] = best_gated_run(recipes)
+    if truth is not None:
+        save_figure(figures / "faces_recipes.png", recipe_figure(frame, study_runs, main), dpi=80)
+    main_figures(main, models, figure_seed, data, truth, settings, shown_cfg, runs, figures)
+    save_json(metrics, results)
+    print("pixel variance explained by the pair groups: " + ", ".join(
+        f"{k} {v:.3f}" for k, v in results["pair_variance_explained"].items()))
+    print(f"main runs {main}; best gated run by placement without collapse: {results['best_gated_run']}")
+
+
+def factor_shares(data, raw, aligned) -> dict | None:
+    """The share of pixel variance pose, expression and identity each explain (synthetic faces)."""
+    factors_path = Path(raw) / "factors.parquet"
+    if not factors_path.exists():
+        return None
+    from gatedvae.faces.variance import factor_variance_shares
+
+    ids = pd.read_parquet(Path(aligned) / "index.parquet")["image_id"]
+    factors = pd.read_parquet(factors_path).set_index("image_id").loc[ids].reset_index()
+    return {k: round(float(v), 4) for k, v in factor_variance_shares(np.asarray(data), factors).items()}
+
+
+def main_figures(main, models, seed, data, truth, settings, shown_cfg, runs: Path, figures: Path) -> None:
+    """Reconstructions, per-partition traversals and Hinton diagrams of the main runs."""
+    train_rows, test_rows = split_rows(len(data), settings)
     values = np.linspace(-shown_cfg.span, shown_cfg.span, shown_cfg.steps)
-    for gating in GATINGS:
-        trained, cfg, _ = load_model(Path(models) / gating / "model.pt")
-        finetuned, _, _ = load_model(Path(models) / gating / "finetuned.pt")
-        # Fine-tuning freezes the encoder, so either model gives the same codes.
-        codes_train = encode_mean(finetuned, data[train_rows], pixel_max=cfg.pixel_max)
-        codes_test = encode_mean(finetuned, data[test_rows], pixel_max=cfg.pixel_max)
-        # held-out reconstruction error and ELBO (nats per image) of the fine-tuned model
-        results[gating] = {"test": reconstruction_and_elbo(finetuned, data[test_rows],
-                                                           pixel_max=cfg.pixel_max, seed=settings.seed)}
+    for gating, run in main.items():
+        trained, cfg, _ = load_model(model_path(models, run, seed))
+        finetuned, _, _ = load_model(model_path(models, run, seed, "finetuned"))
         if truth is not None:
-            details[gating] = {}
-            scores = factor_scores(codes_train, truth[train_rows], codes_test, truth[test_rows],
-                                   partition_sizes=cfg.partitions, settings=settings)
-            for short, (summary, detail, importance) in scores.items():
-                results[gating][short] = summary
-                details[gating][short] = detail
-                if short == "rf":
-                    results[gating]["placement"] = detail["groups"]
+            _, _, importances = run_scores(finetuned, cfg, data, truth, settings)
+            for short, importance in importances.items():
                 fig = hinton(importance, [f"z{i}" for i in range(cfg.latent_dim)], FACTOR_NAMES,
                              partition_sizes=cfg.partitions, partition_labels=list(PARTITIONS),
-                             title=f"faces {gating} ({short})")
+                             title=f"faces {run} ({short})")
                 save_figure(runs / gating / "eval" / f"hinton_{short}.png", fig, dpi=80)
         shown = test_rows[:8]
         grid = reconstruction_grid(
             [np.asarray(data[shown]), reconstruct(trained, data[shown], pixel_max=cfg.pixel_max),
              reconstruct(finetuned, data[shown], pixel_max=cfg.pixel_max)],
-            ["input", f"{gating} training", "decoder fine-tuned"], title=f"faces {gating}")
+            ["input", f"{run} training", "decoder fine-tuned"], title=f"faces {run}")
         save_figure(figures / f"faces_reconstructions_{gating}.png", grid, dpi=80)
-        codes = np.concatenate([codes_train, codes_test])
+        # Fine-tuning freezes the encoder, so either model gives the same codes.
+        codes = encode_mean(finetuned, data[np.concatenate([train_rows, test_rows])], pixel_max=cfg.pixel_max)
         n_shown = shown_cfg.images
         for part, (start, stop) in zip(PARTITIONS, partition_bounds(cfg.partitions, cfg.latent_dim)):
             dims = most_active_dims(codes, start, stop, shown_cfg.max_dims)
             cells = np.concatenate([traverse(finetuned, data[row], dims, values, pixel_max=cfg.pixel_max)
                                     for row in test_rows[:n_shown]], axis=1)
             fig = traversal_grid(cells, [f"z{d}" for d in dims], np.tile(values, n_shown),
-                                 title=f"faces {gating}: {part} partition, {n_shown} images, "
+                                 title=f"faces {run}: {part} partition, {n_shown} images, "
                                        f"z in [-{shown_cfg.span:g}, {shown_cfg.span:g}]")
             save_figure(figures / f"faces_traversal_{gating}_{part}.png", fig, dpi=64)
-    save_json(runs / "eval_details.json", details)
-    save_json(metrics, results)
-    print("pixel variance explained by the pair groups: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in results["pair_variance_explained"].items()))
-    for gating in GATINGS:
-        m = results[gating]
-        if "rf" in m:
-            print(f"faces {gating}: placement pose {m['placement']['pose']:.3f} expression "
-                  f"{m['placement']['expression']:.3f}; RF D {m['rf']['disentanglement']:.3f} "
-                  f"C {m['rf']['completeness']:.3f} I(NRMSE) {m['rf']['informativeness']:.3f}")
+
+
+def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict):
+    """Placement of pose and expression per run (bars: mean over seeds, dots: seeds), with the
+    partition shares as the chance level, and active dims per partition."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    xs = np.arange(len(study_runs))
+    width = 0.38
+    for i, part in enumerate(PARTITIONS):
+        column = f"rf_placement_{part}"
+        means = [frame.loc[frame["run"] == r, column].mean() for r in study_runs]
+        left.bar(xs + (i - 0.5) * width, means, width, label=part, color=f"C{i}", alpha=0.75)
+        for x, run in zip(xs, study_runs):
+            values = frame.loc[frame["run"] == run, column]
+            left.scatter(np.full(len(values), x + (i - 0.5) * width), values, color="k", s=10, zorder=3)
+        actives = [frame.loc[frame["run"] == r, f"active_{part}"].mean() for r in study_runs]
+        right.bar(xs + (i - 0.5) * width, actives, width, label=part, color=f"C{i}", alpha=0.75)
+    labels = [r + (" *" if r in main.values() else "") for r in study_runs]
+    for ax in (left, right):
+        ax.set_xticks(xs, labels, rotation=30, ha="right", fontsize=8)
+        ax.legend(fontsize=8)
+    left.set_ylim(0, 1)
+    left.set_ylabel("RF placement in own partition")
+    left.set_title("Faces recipe study: placement (bars: mean, dots: seeds; * main runs)", fontsize=9)
+    right.set_ylabel("active latent dims (Var mu > 0.01)")
+    right.set_title("Posterior use per partition (0: collapsed)", fontsize=9)
+    fig.tight_layout()
+    return fig

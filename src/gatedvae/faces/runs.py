@@ -1,4 +1,6 @@
-"""The faces training stages: the gated or un-gated model trained, then its decoder fine-tuned."""
+"""The faces training stages: one run of the recipe study trained, or a main run's decoder
+fine-tuned. A run is `<gating>-<recipe>` (faces.study.runs): the faithful preset (faces.train)
+gated or un-gated, plus the recipe's remedies (faces.recipes.<recipe>)."""
 
 from __future__ import annotations
 
@@ -10,15 +12,16 @@ from gatedvae.faces.spec import PARTITIONS
 from gatedvae.training.run import finetune_and_save, train_and_save
 
 
-def train(params, *, gating: str, images: str, groups: str, out: str, log_dir: str) -> None:
-    """The convolutional VAE on greyscale faces, gated or un-gated."""
+def train(params, *, run: str, seed: int, images: str, groups: str, out: str, log_dir: str) -> None:
+    """The convolutional VAE on greyscale faces for one run and seed."""
     data = np.asarray(np.load(images, mmap_mode="r"))
     config.check_faces(params, n_images=len(data))
-    cfg = config.train_config(params, gating=gating, image_size=data.shape[1])
+    gating, recipe = config.parse_run(params, run)
+    cfg = config.train_config(params, gating=gating, image_size=data.shape[1], recipe=recipe, seed=seed)
     pair_index = pd.read_parquet(groups)[list(PARTITIONS)].to_numpy(np.int64) if cfg.gated else None
     result = train_and_save(data, pair_index, cfg, model_out=out, log_dir=log_dir,
                             partition_names=PARTITIONS)
-    print(f"faces {gating}: {result.images_per_second:.0f} images/s over {result.seconds:.1f} s")
+    print(f"faces {run} seed {seed}: {result.images_per_second:.0f} images/s over {result.seconds:.1f} s")
 
 
 def finetune(params, *, images: str, model: str, out: str, log_dir: str) -> None:

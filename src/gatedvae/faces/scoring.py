@@ -80,3 +80,39 @@ def factor_scores(codes_train, factors_train, codes_test, factors_test, *, parti
         summary = {k: float(m[k]["avg"]) for k in ("disentanglement", "completeness", "informativeness")}
         out[key] = (summary, {"groups": groups, **m}, importance[key])
     return out
+
+
+def run_scores(model, cfg, data: np.ndarray, truth: np.ndarray | None, settings: EvalSettings
+               ) -> tuple[dict, dict, dict]:
+    """One trained model scored as the report compares runs: (row, details, importances).
+
+    row (flat numbers): RF and lasso D, C, I and the placement of each partition's factors
+    (synthetic faces only), the held-out reconstruction, KL and ELBO, and the collapse
+    diagnostics on the test images (KL and active dims per partition, reconstruction against the
+    mean face); `collapsed` is 1 when a partition has no active dim, and its placement is then
+    not evidence of anything. details and importances (per regressor) feed Hinton diagrams."""
+    from gatedvae.evaluation.evaluate import reconstruction_and_elbo, split_rows
+    from gatedvae.faces.spec import PARTITIONS
+    from gatedvae.training.diagnostics import collapse_diagnostics, collapsed_partitions
+    from gatedvae.training.infer import encode_mean
+
+    train_rows, test_rows = split_rows(len(data), settings)
+    row: dict = {}
+    details, importances = {}, {}
+    if truth is not None:
+        scores = factor_scores(encode_mean(model, data[train_rows], pixel_max=cfg.pixel_max), truth[train_rows],
+                               encode_mean(model, data[test_rows], pixel_max=cfg.pixel_max), truth[test_rows],
+                               partition_sizes=cfg.partitions, settings=settings)
+        for short, (summary, detail, importance) in scores.items():
+            for key, value in summary.items():
+                row[f"{short}_{key}"] = value
+            for part in PARTITIONS:
+                row[f"{short}_placement_{part}"] = detail["groups"][part]
+            details[short], importances[short] = detail, importance
+    test = reconstruction_and_elbo(model, data[test_rows], pixel_max=cfg.pixel_max, seed=settings.seed)
+    row.update({f"test_{k}": v for k, v in test.items() if k != "recon_sampled"})
+    diagnostics = collapse_diagnostics(model, np.asarray(data[test_rows]), cfg.partitions,
+                                       pixel_max=cfg.pixel_max, names=PARTITIONS)
+    row.update({k: v for k, v in diagnostics.items() if k.startswith(("kl_", "active_", "recon_vs"))})
+    row["collapsed"] = int(bool(collapsed_partitions(diagnostics, PARTITIONS)))
+    return row, details, importances

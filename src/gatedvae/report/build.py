@@ -20,6 +20,7 @@ from gatedvae.dsprites.table1 import (REGRESSOR_KEYS, paper_informativeness_per_
                                       side_by_side_markdown)
 from gatedvae.evaluation.plots import line_with_errorbars
 from gatedvae.report import timings as T
+from gatedvae.report.faces import faces_section
 from gatedvae.report.document import Report
 from gatedvae.training.config import GATINGS
 
@@ -204,9 +205,16 @@ def faces_clusters_section(report: Report, path: Path, study_figures: Path) -> N
                      "model trained on pairs within them, and an un-gated baseline at the same budget. "
                      "Few clusters: partners share little; many: partners are the anchor's nearest "
                      "neighbours. Pair variance: the share of pixel variance a partition's pairs have "
-                     f"in common. A model whose test KL is under {COLLAPSED_KL} nats per image has "
-                     "collapsed to the prior, so its placement says nothing.")
+                     "in common. Every member trains with the main faces run's recipe. A member is "
+                     "collapsed when a partition has no active latent dim on a seed (or, in records "
+                     f"without that diagnostic, its test KL is under {COLLAPSED_KL} nats per image): "
+                     "its placement then says nothing.")
     has_truth = "rf_placement_pose_mean" in frame
+
+    def collapsed(r):  # a partition without an active dim on some seed; older rows: the KL
+        if "collapsed_mean" in r:
+            return "yes" if r["collapsed_mean"] > 0 else "no"
+        return "yes" if r["test_kl_mean"] < COLLAPSED_KL else "no"
 
     def cell(r, column):
         return f"{r[column + '_mean']:.3f} ± {r[column + '_std']:.3f}" if f"{column}_mean" in r else None
@@ -218,40 +226,12 @@ def faces_clusters_section(report: Report, path: Path, study_figures: Path) -> N
                      f"{r['pose_pair_variance_explained_mean']:.3f} / {r['expression_pair_variance_explained_mean']:.3f}"
                      if gated else "–"]
                     + ([cell(r, "rf_placement_pose"), cell(r, "rf_placement_expression")] if has_truth else [])
-                    + [cell(r, "test_kl"), "yes" if r["test_kl_mean"] < COLLAPSED_KL else "no", int(r["n_seeds"])])
+                    + [cell(r, "test_kl"), collapsed(r), int(r["n_seeds"])])
     report.table(["k asked", "gating", "clusters made (pose / expr.)", "pair variance (pose / expr.)"]
                  + (["RF placement: pose", "RF placement: expression"] if has_truth else [])
                  + ["test KL (nats)", "collapsed", "seeds"], rows)
     report.figures([(p, p.stem.replace("_", " ")) for p in
                     sorted(study_figures.glob("faces_clusters_*.png"))])
-
-
-def faces_section(report: Report, faces_metrics: Path, figures: Path) -> None:
-    metrics = json.loads(faces_metrics.read_text())
-    report.heading("Faces: head pose vs expression")
-    report.paragraph("Convolutional beta-VAE on 64x64 greyscale aligned faces; a pose partition "
-                     "and an expression partition, gated by pairs within k-means clusters of head "
-                     "pose and of action units. Placement: the share of the pose (expression) "
-                     "factors' importance that lies in the pose (expression) partition.")
-    rows = []
-    for gating in GATINGS:
-        m = metrics.get(gating, {})
-        rows.append([gating, m.get("placement", {}).get("pose"), m.get("placement", {}).get("expression")]
-                    + [m.get(reg, {}).get(k) for reg in ("lasso", "rf")
-                       for k in ("disentanglement", "completeness", "informativeness")])
-    report.table(["Gating", "placement: pose", "placement: expression", "Lasso D", "Lasso C",
-                  "Lasso I (NRMSE)", "RF D", "RF C", "RF I (NRMSE)"], rows)
-    report.table(["Gating", "test recon BCE", "KL", "ELBO"],
-                 [[gating] + [metrics.get(gating, {}).get("test", {}).get(k) for k in ("recon_bce", "kl", "elbo")]
-                  for gating in GATINGS])
-    if (figures / "faces_contact_sheet.png").exists():
-        report.figures([(figures / "faces_contact_sheet.png", "aligned greyscale faces (input)")])
-    for kind in ("traversal", "reconstructions"):
-        shown = sorted(figures.glob(f"faces_{kind}_*.png"))
-        if shown:
-            report.heading(f"Faces: {'latent traversals per partition' if kind == 'traversal' else 'reconstructions'}", 3)
-            for path in shown:
-                report.figures([(path, path.stem.replace(f"faces_{kind}_", "").replace("_", " "))])
 
 
 def timing_section(report: Report, folder: Path, figures: FigureDir) -> None:
@@ -299,7 +279,8 @@ def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Pa
         dsprites_section(report, params, metrics, inputs, figures)
         studies_section(report, inputs)
         if inputs.faces_metrics.exists():
-            faces_section(report, inputs.faces_metrics, inputs.faces_figures)
+            faces_section(report, inputs.faces_metrics, inputs.faces_figures,
+                          P.get(params, "faces.train.partition_sizes"))
         timing_section(report, inputs.timings, figures)
     report.heading("Parameters")
     report.code(Path(getattr(params, "path", "params.yaml")).read_text(), "yaml")

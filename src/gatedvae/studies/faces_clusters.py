@@ -1,5 +1,6 @@
 """One member of the faces supervision study: how fine the pairing is.
 
+Every member trains with the main faces run's recipe (faces.main_runs), so what varies is the pairing.
 Gated, k clusters: head pose and action units are each clustered into k k-means clusters (the
 faces.cluster settings otherwise), and a gated model is trained on pairs within those clusters.
 Few clusters make coarse pairs (partners share little); many make pairs of near neighbours in
@@ -40,12 +41,10 @@ def member(params, *, gating: str, clusters: int | None, seed: int, images: str,
            raw: str, aligned: str, out: str) -> None:
     """Train and score one member (gated: `clusters` per partition from `features`; un-gated:
     neither); its metrics row goes to `out` (JSON)."""
-    from gatedvae.evaluation.evaluate import reconstruction_and_elbo, split_rows
     from gatedvae.faces import features as feature_table
     from gatedvae.faces.align import aligned_ids
-    from gatedvae.faces.scoring import factor_scores, load_ground_truth, pair_variance_explained
+    from gatedvae.faces.scoring import load_ground_truth, pair_variance_explained, run_scores
     from gatedvae.training.fit import train
-    from gatedvae.training.infer import encode_mean
 
     gated = gating == "gated"
     check(gated == (clusters is not None), f"{STUDY}.counts",
@@ -60,10 +59,12 @@ def member(params, *, gating: str, clusters: int | None, seed: int, images: str,
         log.warning("no ground-truth factors (real CelebA): this member records the pair variance "
                     "and ELBO only; placement needs faces.acquire.source: synthetic")
     settings = config.eval_settings(params, n_images=len(data))
-    cfg = config.train_config(params, gating=gating, image_size=data.shape[1])
+    # the recipe of the main faces run (faces.main_runs), so the study varies only the pairing
+    recipe = config.parse_run(params, config.main_runs(params)[gating])[1]
+    cfg = config.train_config(params, gating=gating, image_size=data.shape[1], recipe=recipe, seed=seed)
     cfg.epochs = number(params, f"{STUDY}.epochs", integer=True, positive=True)
-    cfg.seed = seed
-    row = {"study": "faces_clusters", "value": clusters if gated else 0, "gating": gating, "seed": seed}
+    row = {"study": "faces_clusters", "value": clusters if gated else 0, "gating": gating, "seed": seed,
+           "recipe": recipe}
     pair_index = None
     if gated:
         table, stats = pair_groups(params, clusters, feature_table.read(features), aligned_ids(aligned))
@@ -74,23 +75,13 @@ def member(params, *, gating: str, clusters: int | None, seed: int, images: str,
             row[f"{part}_pair_variance_explained"] = pair_variance_explained(data, table[part].to_numpy())
     name = Path(out).stem
     result = train(data, pair_index, cfg, checkpoint_dir=f"checkpoints/faces_cluster_study/{name}",
-                   progress=False)
+                   progress=False, partition_names=list(PARTITIONS))
     row["images_per_second"] = round(result.images_per_second, 1)
-
-    train_rows, test_rows = split_rows(len(data), settings)
+    scores, _, _ = run_scores(result.model, cfg, data, truth, settings)
+    row.update(scores)
     if truth is not None:
-        scores = factor_scores(encode_mean(result.model, data[train_rows], pixel_max=cfg.pixel_max),
-                               truth[train_rows],
-                               encode_mean(result.model, data[test_rows], pixel_max=cfg.pixel_max),
-                               truth[test_rows], partition_sizes=cfg.partitions, settings=settings)
-        for short, (summary, detail, _) in scores.items():
-            row[f"{short}_disentanglement"] = summary["disentanglement"]
-            row[f"{short}_informativeness"] = summary["informativeness"]
-            for part in PARTITIONS:
-                row[f"{short}_placement_{part}"] = detail["groups"][part]
-            row[f"{short}_placement"] = float(np.mean([detail["groups"][part] for part in PARTITIONS]))
-    test = reconstruction_and_elbo(result.model, data[test_rows], pixel_max=cfg.pixel_max, seed=settings.seed)
-    row.update({f"test_{k}": v for k, v in test.items() if k != "recon_sampled"})
+        for short in ("rf", "lasso"):
+            row[f"{short}_placement"] = float(np.mean([scores[f"{short}_placement_{part}"] for part in PARTITIONS]))
     save_json(out, row)
     log.info("faces cluster study %s: %s", name, ", ".join(
         f"{k} {v:.3f}" for k, v in row.items() if k.startswith(("rf_placement_", "test_kl"))))

@@ -31,7 +31,8 @@ STUDIES = {"beta_sweep": ("beta", "beta-VAE against beta"),
 
 def summarise(frame: pd.DataFrame, x: str) -> pd.DataFrame:
     """mean and std over seeds per (x, gating) for every metric column."""
-    metrics = [c for c in frame.columns if c not in ("study", "value", "gating", "seed", "images_per_second")]
+    metrics = [c for c in frame.columns if c not in ("study", "value", "gating", "seed", "images_per_second")
+               and pd.api.types.is_numeric_dtype(frame[c])]  # not labels such as the recipe
     grouped = frame.groupby(["value", "gating"])[metrics]
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).fillna(0.0).add_suffix("_std"))
     out["n_seeds"] = grouped.size()

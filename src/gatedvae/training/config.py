@@ -62,6 +62,12 @@ class TrainConfig:
     precision: str = "fp32"     # fp32 | bf16 | tf32 | fp16 (training/precision.py)
     pixel_max: int = 1
     image_size: int = 64
+    # Remedies for posterior collapse (docs/faces.md "Remedies"); every one off by default.
+    kl_warmup: float = 0.0      # the regulariser's weight rises linearly 0 -> 1 over this fraction of the steps
+    self_target_prob: float = 0.0   # gated: the chance a step reconstructs the anchor itself ...
+    self_target_partitions: list[int] = field(default_factory=list)  # ... with gradient through these
+    ungated_warmup_epochs: int = 0  # gated: the first epochs are plain VAE steps (within `epochs`)
+    free_bits: list[float] = field(default_factory=list)  # nats per partition the KL is not pushed below
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, what is wrong) for every invalid field; empty when the config is valid."""
@@ -89,7 +95,46 @@ class TrainConfig:
                                      f"{self.device!r}; use fp32 or bf16 on a CPU"))
         if not 0 <= self.target_noise <= 1:
             out.append(("target_noise", f"must be in [0, 1], got {self.target_noise}"))
+        return out + self.remedy_problems()
+
+    def remedy_problems(self) -> list[tuple[str, str]]:
+        out = []
+        if not 0 <= self.kl_warmup <= 1:
+            out.append(("kl_warmup", f"must be a fraction of the steps in [0, 1], got {self.kl_warmup}"))
+        if not 0 <= self.self_target_prob <= 1:
+            out.append(("self_target_prob", f"must be in [0, 1], got {self.self_target_prob}"))
+        n = len(self.partitions)
+        if any(not isinstance(p, int) or not 0 <= p < n for p in self.self_target_partitions) \
+                or len(set(self.self_target_partitions)) != len(self.self_target_partitions):
+            out.append(("self_target_partitions", f"must be distinct partition indices in [0, {n}), "
+                                                  f"got {self.self_target_partitions}"))
+        elif self.self_target_prob > 0 and not self.self_target_partitions:
+            out.append(("self_target_partitions", "must name at least one partition when "
+                                                  "self_target_prob > 0 (the partitions whose "
+                                                  "encoder dims learn from the anchor itself)"))
+        if self.ungated_warmup_epochs < 0 or 0 < self.epochs <= self.ungated_warmup_epochs:
+            out.append(("ungated_warmup_epochs", f"must be in [0, epochs) = [0, {self.epochs}), "
+                                                 f"got {self.ungated_warmup_epochs}"))
+        if self.free_bits and (len(self.free_bits) != n or any(
+                not isinstance(b, (int, float)) or isinstance(b, bool) or b < 0 for b in self.free_bits)):
+            out.append(("free_bits", f"must be empty or {n} numbers >= 0 (nats, one per partition), "
+                                     f"got {self.free_bits}"))
         return out
+
+    @property
+    def remedies(self) -> dict:
+        """The remedies that are switched on, by name (empty for the plain recipe)."""
+        on = {}
+        if self.kl_warmup > 0:
+            on["kl_warmup"] = self.kl_warmup
+        if self.self_target_prob > 0:
+            on["self_target_prob"] = self.self_target_prob
+            on["self_target_partitions"] = list(self.self_target_partitions)
+        if self.ungated_warmup_epochs > 0:
+            on["ungated_warmup_epochs"] = self.ungated_warmup_epochs
+        if any(b > 0 for b in self.free_bits):
+            on["free_bits"] = list(self.free_bits)
+        return on
 
     def fingerprint(self) -> str:
         return hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()

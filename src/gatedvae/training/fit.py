@@ -23,6 +23,7 @@ from gatedvae import timing
 from gatedvae.atomic import atomic_path
 from gatedvae.errors import StageError
 from gatedvae.training.config import TrainConfig
+from gatedvae.training.diagnostics import collapse_diagnostics, partition_names, probe_rows
 from gatedvae.training.gating import gate, partition_masks
 from gatedvae.training.infer import resolve_device, to_float
 from gatedvae.training.models import build_net
@@ -92,27 +93,68 @@ class _Live:
 
 def step_loss(model: VAE, objective, x: torch.Tensor, x_target: torch.Tensor,
               mask: torch.Tensor | None, eps: torch.Tensor, *, gate_regulariser: bool = True,
-              generator: torch.Generator | None = None):
+              generator: torch.Generator | None = None, reg_weight: float = 1.0,
+              free_bits: torch.Tensor | None = None, masks: torch.Tensor | None = None):
     """One training step's loss: (loss, recon, regulariser, parts, z).
 
     mask None: a plain VAE step. mask [M] bool: a gated step; the forward pass uses all of z with
     unchanged values, the encoder gets gradient only through the masked dims, the decoder fully.
+    reg_weight scales the regulariser (KL warm-up). free_bits [P] (nats, with masks [P, M], the
+    partitions): partition p's KL term stops pulling once it is below free_bits[p] (Kingma et
+    al. 2016), i.e. its value is max(KL_p, free_bits[p]) and its gradient is 0 below the floor.
     """
     mu, logvar = model.encode(x)  # float32 in every precision (VAE.precision)
     mu_g, logvar_g = (gate(mu, mask), gate(logvar, mask)) if mask is not None else (mu, logvar)
     z = mu_g + eps * torch.exp(0.5 * logvar_g)
     recon = bernoulli_nll(model.decode(z), x_target)
     if mask is not None and not gate_regulariser:
+        mu_r, logvar_r = mu, logvar
         reg, parts = objective(mu, logvar, mu + eps * torch.exp(0.5 * logvar), generator)
     else:
+        mu_r, logvar_r = mu_g, logvar_g
         reg, parts = objective(mu_g, logvar_g, z, generator)
+    if free_bits is not None:
+        kl_partitions = masks.to(mu.dtype) @ (0.5 * (mu_r.pow(2) + logvar_r.exp() - logvar_r - 1.0)).mean(0)
+        reg = reg + objective.kl_weight * (torch.maximum(kl_partitions, free_bits) - kl_partitions).sum()
+    if reg_weight != 1.0:
+        reg = reg * reg_weight
     return recon + reg, recon, reg, parts, z
+
+
+def kl_warmup_weight(global_step: int, total_steps: int, fraction: float) -> float:
+    """The regulariser's weight at a step: rises linearly from 1/n to 1 over the first
+    n = fraction * total_steps steps, then stays 1 (fraction 0: always 1)."""
+    if fraction <= 0:
+        return 1.0
+    return min(1.0, (global_step + 1) / max(1.0, fraction * total_steps))
+
+
+def step_plan(cfg: TrainConfig, sampler: PairSampler | None, masks: torch.Tensor,
+              anchors: torch.Tensor, p: int, epoch: int, g: torch.Generator):
+    """(targets, mask): what a step reconstructs and where the encoder's gradient goes.
+
+    Gated: a pair target of each anchor through partition p (mask p). Plain (no sampler): the
+    anchor itself through all of z (mask None). The remedies: during the un-gated warm-up
+    epochs a gated run takes plain steps; on a self-target step (probability self_target_prob)
+    it reconstructs the anchor itself with gradient through the self_target_partitions only.
+    The self-target draw comes from g only when that remedy is on, so a run without it keeps
+    its random stream (and its bytes)."""
+    gated = sampler is not None and epoch >= cfg.ungated_warmup_epochs
+    if not gated:
+        return anchors, None
+    if cfg.self_target_prob > 0 and float(torch.rand(1, generator=g)) < cfg.self_target_prob:
+        return anchors, masks[list(cfg.self_target_partitions)].any(0)
+    return sampler.targets(anchors, p, g), masks[p]
 
 
 def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *,
          mode: str, epochs: int, lr: float, checkpoint_dir: Path, log_dir: Path | None,
-         progress: bool, on_epoch_end=None) -> TrainResult:
-    """mode: 'gated' (pairs per partition), 'plain' (x' = x) or 'finetune' (plain, encoder frozen)."""
+         progress: bool, on_epoch_end=None, partition_names_given=None) -> TrainResult:
+    """mode: 'gated' (pairs per partition), 'plain' (x' = x) or 'finetune' (plain, encoder frozen).
+
+    The remedies in cfg (kl_warmup, self_target_*, ungated_warmup_epochs, free_bits) apply to
+    'gated' and 'plain' training, never to fine-tuning. Each epoch's row also holds the collapse
+    diagnostics (training/diagnostics.py) on a fixed probe of the training images."""
     device = resolve_device(cfg.device)
     precision = Precision(cfg.precision, device)  # loss scaling (fp16) and CUDA matmul modes
     model.precision = cfg.precision
@@ -128,6 +170,9 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
         torch.manual_seed(_epoch_seed(cfg.seed, 0, "objective"))
         objective = build_objective(cfg.objective, cfg.latent_dim, cfg.objective_params).to(device)
     masks = partition_masks(cfg.partitions).to(device)
+    remedies = mode != "finetune"
+    free_bits = (torch.tensor(cfg.free_bits, dtype=torch.float32, device=device)
+                 if remedies and any(b > 0 for b in cfg.free_bits) else None)
     sampler = PairSampler(groups, cfg.target_noise) if mode == "gated" else None
     if sampler is not None and sampler.n_partitions != len(cfg.partitions):
         raise ValueError(f"the pair index has {sampler.n_partitions} partitions but the config has "
@@ -138,6 +183,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     data = torch.from_numpy(np.array(images, dtype=np.uint8)).to(device)  # resident, uint8
     n = len(data)
     steps = n // cfg.batch_size
+    probe = data[torch.from_numpy(probe_rows(n)).to(device)]
+    names = partition_names(cfg.partitions, partition_names_given)
     fingerprint = f"{mode}:{cfg.fingerprint()}:{epochs}:{lr}:{_data_fingerprint(images, groups)}"
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = checkpoint_dir / "last.pt"
@@ -175,14 +222,16 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
                 p = global_step % len(cfg.partitions)
             else:
                 p = int(torch.randint(len(cfg.partitions), (1,), generator=g))
-            targets = sampler.targets(anchors, p, g) if sampler is not None else anchors
+            targets, mask = step_plan(cfg, sampler, masks, anchors, p, epoch, g)
             x = to_float(data[anchors.to(device)], cfg.pixel_max)
-            x_target = x if sampler is None else to_float(data[targets.to(device)], cfg.pixel_max)
+            x_target = x if targets is anchors else to_float(data[targets.to(device)], cfg.pixel_max)
 
             eps = torch.randn((len(x), cfg.latent_dim), generator=g_dev, device=device)
             loss, recon, reg, parts, z = step_loss(
-                model, objective, x, x_target, masks[p] if sampler is not None else None, eps,
-                gate_regulariser=cfg.gate_regulariser, generator=g_dev)
+                model, objective, x, x_target, mask, eps,
+                gate_regulariser=cfg.gate_regulariser, generator=g_dev,
+                reg_weight=kl_warmup_weight(global_step, epochs * steps, cfg.kl_warmup) if remedies else 1.0,
+                free_bits=free_bits, masks=masks)
             if not torch.isfinite(loss):
                 live.close()
                 kept = f"the last good checkpoint is {checkpoint}" if checkpoint.exists() else \
@@ -198,7 +247,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             for key, value in {"loss": loss, "recon": recon, "regulariser": reg, **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value.detach()
             seen += len(anchors)
-        row = {"epoch": epoch + 1, **{k: float(v) / steps for k, v in totals.items()}}
+        row = {"epoch": epoch + 1, **{k: float(v) / steps for k, v in totals.items()},
+               **collapse_diagnostics(model, probe, cfg.partitions, pixel_max=cfg.pixel_max, names=names)}
         history.append(row)
         with atomic_path(checkpoint) as tmp:
             torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
@@ -228,10 +278,12 @@ def new_model(cfg: TrainConfig) -> VAE:
 
 
 def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, checkpoint_dir,
-          log_dir=None, progress: bool = True, on_epoch_end=None) -> TrainResult:
+          log_dir=None, progress: bool = True, on_epoch_end=None,
+          partition_names: list[str] | None = None) -> TrainResult:
     """Gated training when cfg.gated (groups required), else a plain VAE (x' = x).
 
-    on_epoch_end(epoch, row) is called after each epoch's checkpoint is written.
+    on_epoch_end(epoch, row) is called after each epoch's checkpoint is written; partition_names
+    name the diagnostics' keys (kl_<name>, active_<name>; else p0, p1, ...).
     """
     problems = cfg.problems()
     if problems:
@@ -242,7 +294,7 @@ def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, ch
         return _fit(new_model(cfg), images, groups, cfg, mode="gated" if cfg.gated else "plain",
                     epochs=cfg.epochs, lr=cfg.lr, checkpoint_dir=Path(checkpoint_dir),
                     log_dir=Path(log_dir) if log_dir else None, progress=progress,
-                    on_epoch_end=on_epoch_end)
+                    on_epoch_end=on_epoch_end, partition_names_given=partition_names)
 
 
 def finetune_decoder(model: VAE, images: np.ndarray, cfg: TrainConfig, *, epochs: int, lr: float,

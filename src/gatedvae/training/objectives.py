@@ -79,6 +79,11 @@ class Objective(abc.ABC):
     def __call__(self, mu, logvar, z, generator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(regulariser averaged over the batch, named parts for logging)."""
 
+    @property
+    def kl_weight(self) -> float:
+        """The weight of KL(q(z|x) || N(0, I)) in this regulariser (free bits need it)."""
+        return float(self.params.get("kl", 1.0))
+
     # Objectives with trainable parts of their own (FactorVAE's discriminator) override these.
     def to(self, device: torch.device) -> "Objective":
         return self
@@ -103,6 +108,10 @@ class BetaVAE(Objective):
     def __call__(self, mu, logvar, z, generator=None):
         kl = kl_to_standard_normal(mu, logvar).mean()
         return self.params["beta"] * kl, {"kl": kl}
+
+    @property
+    def kl_weight(self) -> float:
+        return float(self.params["beta"])
 
 
 @register_objective("info_vae")

@@ -29,7 +29,8 @@ def train_and_save(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConf
     """Train, save the model to model_out and log_dir/summary.json; singletons per partition are
     keyed by partition_names when given."""
     result = train(images, groups, cfg, checkpoint_dir=checkpoint_dir(model_out, "train"),
-                   log_dir=log_dir, progress=True)
+                   log_dir=log_dir, progress=True,
+                   partition_names=list(partition_names) if partition_names is not None else None)
     save_model(model_out, result.model, cfg, history=result.history)
     singletons = result.singletons
     if partition_names is not None:
