@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 MODELS = ("beta_vae", "info_vae", "dip_vae_ii", "factor_vae")
 REGRESSORS = ("lasso", "rf")
 METRICS = ("disentanglement", "completeness", "informativeness")
-FACES_STAGES = {"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
-                "faces_evaluate"} | {f"faces_{s}@{g}" for s in ("train", "finetune") for g in ("gated", "ungated")}
+# configs/scales/tiny.yaml's faces.study.runs (one seed) and params.yaml's faces.main_runs
+FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
+                 "faces_evaluate", "faces_sweeps"}
+                | {f"faces_train@{r}-0" for r in ("gated-faithful", "gated-self_target", "ungated-faithful")}
+                | {f"faces_finetune@{r}" for r in ("gated-self_target", "ungated-faithful")})
 
 
 @pytest.fixture(scope="module")

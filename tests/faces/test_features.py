@@ -133,3 +133,18 @@ def test_schema_violations_are_named(tiny_celeba, tmp_path, breakage, message):
     frame.to_parquet(tmp_path / "bad.parquet", index=False)  # written by someone else
     with pytest.raises(features.FeaturesSchemaError, match="bad.parquet: " + message):
         features.read(tmp_path / "bad.parquet")
+
+
+def test_celeba_annotations_smile_proxy_is_calibrated_on_the_renderer():
+    """Without attributes, AU12 comes from the mouth corners alone: a frontal neutral mouth reads
+    0, a full smile 5 and a half smile 2.5 (the renderer's SMILE_WIDEN / SMILE_LIFT)."""
+    import pandas as pd
+
+    base = sample_factors(SyntheticConfig(n_images=1, seed=0)).iloc[0].to_dict()
+    base.update(pitch=0.0, yaw=0.0, roll=0.0)
+    smiles = (0.0, 0.5, 1.0)
+    ids = [f"{i + 1:06d}.jpg" for i in range(len(smiles))]
+    points = np.stack([landmarks(face_of({**base, "smile": s})) for s in smiles]).reshape(len(smiles), 10)
+    lm = pd.DataFrame(points, index=pd.Index(ids, name="image_id"))
+    frame = extractors.from_celeba_annotations(lm, None, ids).set_index("image_id")
+    np.testing.assert_allclose(frame.loc[ids, "AU12_r"], [0.0, 2.5, 5.0], atol=0.05)

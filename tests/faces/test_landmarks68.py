@@ -134,19 +134,22 @@ def test_extract_counts_and_contract(astronaut, tmp_path):
 
 @needs_dlib
 def test_yaw_sign_follows_rendered_faces():
-    """dlib finds the renderer's cartoon faces; the estimated yaw keeps the true yaw's order and
-    sign. Measured (seed 0): -30.4, -13.9, 14.1, 28.7 degrees; over backgrounds (seeds 0-2) the
-    cartoon's estimates scatter by ~5 degrees and +-10 degrees can read as about 0, hence +-20."""
+    """dlib finds the renderer's faces; the estimated yaw (median over three backgrounds) keeps
+    the true yaw's order and sign and lies within 10 degrees of it."""
     base = dict(pitch=0.0, roll=0.0, smile=0.0, mouth_open=0.0, brow=0.0, eye_closure=0.0,
                 face_width=1.0, face_height=1.0, skin_tone=0.3, hair_colour=1, hair_length=0.5,
                 centre_x=150.0, centre_y=140.0, scale=60.0)
     truth = (-30, -20, 20, 30)
     est = []
     for yaw in truth:
-        image = np.asarray(render(Face(yaw=yaw * DEG, **base), (300, 330), np.random.default_rng(0)))
-        pts = landmarks68.detect(image)
-        assert pts is not None, f"dlib found no face at yaw {yaw}"
-        est.append(_pose_deg(pts)[1])
+        # the median over three backgrounds: one background can pull dlib's fit by ~10 degrees
+        per_background = []
+        for seed in range(3):
+            image = np.asarray(render(Face(yaw=yaw * DEG, **base), (300, 330), np.random.default_rng(seed)))
+            pts = landmarks68.detect(image)
+            assert pts is not None, f"dlib found no face at yaw {yaw} (background {seed})"
+            per_background.append(_pose_deg(pts)[1])
+        est.append(float(np.median(per_background)))
     assert np.all(np.diff(est) > 0), est
     assert (np.sign(est) == np.sign(truth)).all(), est
     assert np.abs(np.subtract(est, truth)).max() < 10, est

@@ -9,12 +9,12 @@ with one member are, by default, merged into the nearest cluster with two or mor
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
+from gatedvae import timing
 from gatedvae.faces.config import ClusterConfig  # noqa: F401 (re-exported)
 from gatedvae.faces.features import POSE_COLUMNS
 from gatedvae.faces.spec import AU_INTENSITIES
@@ -35,7 +35,6 @@ def cluster(values: np.ndarray, cfg: ClusterConfig, *, name: str) -> tuple[np.nd
     if k < cfg.n_clusters:
         log.info("%s: %d clusters requested but only %d images; using %d (at least %g per cluster "
                  "on average)", name, cfg.n_clusters, n, k, cfg.min_mean_size)
-    start = time.perf_counter()
     if cfg.algorithm == "minibatch":
         model = MiniBatchKMeans(k, random_state=cfg.seed, n_init=cfg.n_init,
                                 batch_size=max(cfg.batch_size, 3 * k), max_no_improvement=20)
@@ -43,8 +42,8 @@ def cluster(values: np.ndarray, cfg: ClusterConfig, *, name: str) -> tuple[np.nd
         model = KMeans(k, random_state=cfg.seed, n_init=cfg.n_init)
     else:
         raise ValueError(f"{name}: algorithm must be 'minibatch' or 'full', got {cfg.algorithm!r}")
-    labels = model.fit_predict(z).astype(np.int64)
-    seconds = time.perf_counter() - start
+    with timing.phase("k-means"):  # timed in the stage's record: the stats stay the same bytes
+        labels = model.fit_predict(z).astype(np.int64)
     centres = model.cluster_centers_
     sizes = np.bincount(labels, minlength=k)
     singletons = int((sizes == 1).sum())
@@ -61,7 +60,6 @@ def cluster(values: np.ndarray, cfg: ClusterConfig, *, name: str) -> tuple[np.nd
         "features": [c for c, u in zip(_feature_names(values.shape[1], name), usable) if u],
         "n_images": n, "requested_clusters": cfg.n_clusters, "clusters": int(len(final)),
         "algorithm": cfg.algorithm, "inertia": float(model.inertia_),
-        "seconds": round(seconds, 3),
         "kmeans_singletons": singletons, "singletons_merged_into_nearest": merged,
         "sizes": _size_summary(final),
     }

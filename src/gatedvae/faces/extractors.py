@@ -135,8 +135,11 @@ def from_celeba_annotations(landmarks: pd.DataFrame, attributes: pd.DataFrame | 
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = np.hypot(*(points[:, 4] - points[:, 3]).T) / np.maximum(iod * np.cos(yaw), 1e-6)
         drop = np.hypot(*(mouth_mid - eyes_mid).T) / np.maximum(iod * np.cos(pitch), 1e-6)
-    # Neutral generic face: spread 0.84, drop 1.08; a full smile: 1.0 and 0.94 (geometry.py).
-    smile_geom = np.clip(((spread - 0.84) / 0.16 + (1.08 - drop) / 0.14) / 2, 0, 1)
+    # The generic face (geometry.py): a neutral mouth spans 2 x 0.42 inter-ocular distances at a
+    # drop of MOUTH_DROP; a full smile widens each corner by SMILE_WIDEN and lifts it by SMILE_LIFT.
+    neutral_spread = 2 * float(geometry.LANDMARKS_3D[4, 0])
+    smile_geom = np.clip(((spread - neutral_spread) / (2 * geometry.SMILE_WIDEN)
+                          + (geometry.MOUTH_DROP - drop) / geometry.SMILE_LIFT) / 2, 0, 1)
     ok = has & np.isfinite(pitch) & np.isfinite(yaw) & (iod > 1)
     smiling = mouth_open = narrow = np.full(len(image_ids), np.nan)
     if attributes is not None:

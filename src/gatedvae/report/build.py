@@ -280,7 +280,7 @@ def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Pa
         studies_section(report, inputs)
         if inputs.faces_metrics.exists():
             faces_section(report, inputs.faces_metrics, inputs.faces_figures,
-                          P.get(params, "faces.train.partition_sizes"))
+                          P.get(params, "faces.train.partition_sizes"), P.get(params, "faces.recipes", {}) or {})
         timing_section(report, inputs.timings, figures)
     report.heading("Parameters")
     report.code(Path(getattr(params, "path", "params.yaml")).read_text(), "yaml")

@@ -26,10 +26,18 @@ def _placement(summary: dict, part: str) -> str | None:
     return f"collapsed ({cell})" if summary["collapsed_seeds"] else cell
 
 
-def recipe_rows(recipes: dict, main: dict) -> list[list]:
+def remedies_text(remedies: dict | None) -> str:
+    """A recipe's remedies as `name value` pairs (`none` for the faithful preset)."""
+    if not remedies:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in remedies.items())
+
+
+def recipe_rows(recipes: dict, main: dict, remedies: dict) -> list[list]:
     rows = []
     for run, s in recipes.items():
-        rows.append([run + (" (main)" if run in main.values() else ""),
+        recipe = run.partition("-")[2]
+        rows.append([run + (" (main)" if run in main.values() else ""), remedies_text(remedies.get(recipe)),
                      *[_placement(s, part) for part in PARTITIONS],
                      _cell(s, "rf_disentanglement"), _cell(s, "rf_informativeness"),
                      " / ".join(f"{s['mean'][f'kl_{p}']:.2f}" for p in PARTITIONS),
@@ -39,7 +47,9 @@ def recipe_rows(recipes: dict, main: dict) -> list[list]:
     return rows
 
 
-def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_sizes: list[int]) -> None:
+def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_sizes: list[int],
+                  remedies: dict) -> None:
+    """remedies: params.yaml's faces.recipes (recipe -> its remedies)."""
     metrics = json.loads(faces_metrics.read_text())
     main = metrics.get("main_runs", {})
     recipes = metrics.get("recipes", {})
@@ -68,9 +78,9 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
                          "KL and active dims per partition (pose / expression) on the test images; "
                          "recon / mean face: the reconstruction NLL over that of drawing the mean "
                          "face for every image (1: the codes help nothing).")
-        report.table(["run", "placement: pose", "placement: expression", "RF D", "RF I (NRMSE)",
+        report.table(["run", "remedies", "placement: pose", "placement: expression", "RF D", "RF I (NRMSE)",
                       "KL (nats)", "active dims", "recon / mean face", "test ELBO", "collapsed seeds"],
-                     recipe_rows(recipes, main))
+                     recipe_rows(recipes, main, remedies))
         best = metrics.get("best_gated_run")
         chosen = main.get("gated")
         report.paragraph(
