@@ -63,6 +63,7 @@ def training_images(params: dict) -> list[StageImages]:
     conv, face_batch = get(params, "faces.train.net"), int(get(params, "faces.train.batch_size"))
     face_epoch = images_per_epoch(n_faces, face_batch)
     clusters = get(params, "studies.faces_clusters")
+    study = get(params, "faces.study")
     cluster_epochs = int(clusters["epochs"])
     return [
         StageImages("dsprites_train", "dsprites", mlp, main_runs, int(get(params, "dsprites.train.epochs")), per_epoch),
@@ -71,8 +72,10 @@ def training_images(params: dict) -> list[StageImages]:
                     study_epochs, per_epoch),
         StageImages("dsprites_noise_study", "dsprites", mlp, len(noise["fractions"]) * len(noise["seeds"]),
                     study_epochs, per_epoch),  # gated only
-        StageImages("faces_train", "faces", conv, 2, int(get(params, "faces.train.epochs")), face_epoch),
-        StageImages("faces_finetune", "faces", conv, 2, int(get(params, "faces.finetune.epochs")), face_epoch),
+        StageImages("faces_train", "faces", conv, len(study["runs"]) * len(study["seeds"]),
+                    int(get(params, "faces.train.epochs")), face_epoch),  # the recipe study
+        StageImages("faces_finetune", "faces", conv, len(get(params, "faces.main_runs")),
+                    int(get(params, "faces.finetune.epochs")), face_epoch),
         StageImages("faces_cluster_study", "faces", conv, len(clusters["counts"]) * len(clusters["seeds"]),
                     cluster_epochs, face_epoch),  # gated only
         StageImages("faces_cluster_baseline", "faces", conv, len(clusters["seeds"]), cluster_epochs, face_epoch),

@@ -1,0 +1,63 @@
+"""The faces recipes in params.yaml: runs, recipes and main runs are checked, and every mistake
+names the key to fix; a recipe's remedies reach the TrainConfig."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gatedvae.faces import config
+from gatedvae.params import ParamError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_committed_study_is_valid(committed):
+    config.check_faces(committed)
+    runs = config.study_runs(committed)
+    assert "gated-faithful" in runs and any(r.startswith("ungated-") for r in runs)
+    assert len(config.study_seeds(committed)) >= 2
+    assert set(config.main_runs(committed)) == {"gated", "ungated"}
+
+
+def test_faithful_preset_is_the_papers(committed):
+    cfg = config.train_config(committed, gating="gated", image_size=64)
+    assert cfg.objective == "beta_vae" and cfg.objective_params == {"beta": 1.0}
+    assert cfg.partitions == [6, 18] and cfg.gate_regulariser and cfg.partition_order == "round_robin"
+    assert cfg.target_noise == 0 and cfg.remedies == {}
+
+
+def test_a_recipe_sets_its_remedies_with_partition_names_as_indices(committed):
+    params = copy.deepcopy(committed)
+    params["faces"]["recipes"]["mix"] = {"self_target_prob": 0.3, "self_target_partitions": ["pose", "expression"],
+                                         "free_bits": [0.5, 1.0], "kl_warmup": 0.2}
+    cfg = config.train_config(params, gating="gated", image_size=64, recipe="mix", seed=7)
+    assert cfg.remedies == {"kl_warmup": 0.2, "self_target_prob": 0.3, "self_target_partitions": [0, 1],
+                            "free_bits": [0.5, 1.0]}
+    assert cfg.seed == 7
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda f: f["study"].update(runs=["gated-nonesuch"]), "faces.study.runs"),
+    (lambda f: f["study"].update(runs=["sideways-faithful"]), "faces.study.runs"),
+    (lambda f: f["study"].update(seeds=[0, 0]), "faces.study.seeds"),
+    (lambda f: f.update(main_runs=["gated-faithful", "gated-self_target"]), "faces.main_runs"),
+    (lambda f: f.update(main_runs=["gated-faithful"]), "faces.main_runs"),
+    (lambda f: f["recipes"].update(free_bits={"free_bits": [1.0]}), "faces.recipes.free_bits.free_bits"),
+    (lambda f: f["recipes"].update(self_target={"self_target_prob": 0.5}),
+     "faces.recipes.self_target.self_target_partitions"),
+    (lambda f: f["recipes"].update(kl_warmup={"warmup": 0.5}), "faces.recipes.kl_warmup"),
+    (lambda f: f["recipes"].update(self_target={"self_target_prob": 0.5, "self_target_partitions": ["hair"]}),
+     "faces.recipes.self_target.self_target_partitions"),
+])
+def test_mistakes_name_their_key(committed, edit, key):
+    params = copy.deepcopy(committed)
+    edit(params["faces"])
+    with pytest.raises(ParamError, match=key.replace(".", r"\.")):
+        config.check_faces(params)
