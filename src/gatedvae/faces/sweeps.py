@@ -68,17 +68,18 @@ def pose_sweep(kind: str, cfg: SyntheticConfig, *, steps: int = 7, size: int = 6
     angles = sweep_values(kind, cfg, steps)
     faces = [dataclasses.replace(neutral_face(i), **{kind: float(a)})
              for i in range(len(IDENTITIES)) for a in angles]
-    grid = aligned_grey(faces, size, jpeg_quality=cfg.jpeg_quality)
+    grid = aligned_grey(faces, size, jpeg_quality=cfg.jpeg_quality, face_scale=face_scale)
     return grid.reshape(len(IDENTITIES), steps, size, size)
 
 
-def expression_sweep(cfg: SyntheticConfig | None = None, *, steps: int = 7, size: int = 64) -> np.ndarray:
+def expression_sweep(cfg: SyntheticConfig | None = None, *, steps: int = 7, size: int = 64,
+                     face_scale: float = ALIGN_FACE_SCALE) -> np.ndarray:
     """[rows=4 (smile, mouth_open, brow, eye_closure), steps, size, size] uint8: one frontal
     identity, each expression factor swept over its range (brow -1..1, the others 0..1)."""
     cfg = cfg or SyntheticConfig()
     faces = [dataclasses.replace(neutral_face(0), **{name: float(v)})
              for name, low, high in EXPRESSIONS for v in np.linspace(low, high, steps)]
-    grid = aligned_grey(faces, size, jpeg_quality=cfg.jpeg_quality)
+    grid = aligned_grey(faces, size, jpeg_quality=cfg.jpeg_quality, face_scale=face_scale)
     return grid.reshape(len(EXPRESSIONS), steps, size, size)
 
 
@@ -111,30 +112,22 @@ def save_sweep_figure(grid: np.ndarray, path, title: str, *, column_labels=None,
     plt.close(fig)
 
 
-def save_pose_sweep(kind: str, cfg: SyntheticConfig, path, *, steps: int = 7) -> None:
+def save_pose_sweep(kind: str, cfg: SyntheticConfig, path, *, steps: int = 7, size: int = 64,
+                    face_scale: float = ALIGN_FACE_SCALE) -> None:
     """pose_sweep drawn with the angle in degrees under each column."""
     labels = [f"{d:+.0f}°" for d in np.degrees(sweep_values(kind, cfg, steps))]
-    save_sweep_figure(pose_sweep(kind, cfg, steps=steps), path, f"{kind} sweep (aligned, greyscale)",
-                      column_labels=labels)
+    save_sweep_figure(pose_sweep(kind, cfg, steps=steps, size=size, face_scale=face_scale), path,
+                      f"{kind} sweep (aligned, greyscale)", column_labels=labels)
 
 
-def save_expression_sweep(path, cfg: SyntheticConfig | None = None, *, steps: int = 7) -> None:
+def save_expression_sweep(path, cfg: SyntheticConfig | None = None, *, steps: int = 7, size: int = 64,
+                          face_scale: float = ALIGN_FACE_SCALE) -> None:
     """expression_sweep drawn with each row's factor and the value under each column."""
-    grid = expression_sweep(cfg, steps=steps)
+    grid = expression_sweep(cfg, steps=steps, size=size, face_scale=face_scale)
     labels = [f"{v:.2f}" for v in np.linspace(0, 1, steps)]
     rows = [f"{name}\n{low:g}..{high:g}" for name, low, high in EXPRESSIONS]
     save_sweep_figure(grid, path, "expression sweep (frontal, aligned, greyscale)",
                       column_labels=[f"t={v}" for v in labels], row_labels=rows)
-
-
-def save_sweeps(folder, cfg: SyntheticConfig, *, steps: int = 7) -> list[Path]:
-    """yaw.png, pitch.png and expression.png in `folder`; returns their paths."""
-    folder = Path(folder)
-    paths = [folder / f"{name}.png" for name in ("yaw", "pitch", "expression")]
-    save_pose_sweep("yaw", cfg, paths[0], steps=steps)
-    save_pose_sweep("pitch", cfg, paths[1], steps=steps)
-    save_expression_sweep(paths[2], cfg, steps=steps)
-    return paths
 
 
 def write_sweeps(params, *, out_dir: str) -> None:
@@ -148,4 +141,5 @@ def write_sweeps(params, *, out_dir: str) -> None:
     for kind in ("yaw", "pitch"):
         save_pose_sweep(kind, cfg, out / f"faces_sweep_{kind}.png", size=settings.size,
                         face_scale=settings.face_scale)
-    save_expression_sweep(out / "faces_sweep_expression.png", size=settings.size, face_scale=settings.face_scale)
+    save_expression_sweep(out / "faces_sweep_expression.png", cfg, size=settings.size,
+                          face_scale=settings.face_scale)
