@@ -160,6 +160,9 @@ def test_history_holds_named_collapse_diagnostics(tmp_path):
         assert row[f"kl_{name}"] >= 0
     assert row["kl_total"] == pytest.approx(sum(row[f"kl_{n}"] for n in "abcd"), rel=1e-5)
     assert row["recon_vs_mean_face"] > 0
+    # the training losses survive beside the diagnostics (the probe's reconstruction has its own key)
+    assert row["recon"] == pytest.approx(row["loss"] - row["regulariser"], rel=1e-4)
+    assert row["mean_code_recon"] != row["recon"]
 
 
 @pytest.mark.parametrize("bad, field", [

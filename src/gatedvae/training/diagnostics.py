@@ -78,7 +78,7 @@ def collapse_diagnostics(model: VAE, images: torch.Tensor | np.ndarray, partitio
         out[f"kl_{name}"] = float(kl_dims[start:start + size].sum())
         out[f"active_{name}"] = int(active[start:start + size].sum())
         start += size
-    out["recon"] = recon / n
+    out["mean_code_recon"] = recon / n  # not `recon`: the training row already has that key
     out["mean_face_recon"] = baseline / n
     out["recon_vs_mean_face"] = recon / baseline if baseline > 0 else float("nan")
     return out

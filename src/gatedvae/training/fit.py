@@ -247,8 +247,12 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             for key, value in {"loss": loss, "recon": recon, "regulariser": reg, **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value.detach()
             seen += len(anchors)
-        row = {"epoch": epoch + 1, **{k: float(v) / steps for k, v in totals.items()},
-               **collapse_diagnostics(model, probe, cfg.partitions, pixel_max=cfg.pixel_max, names=names)}
+        row = {"epoch": epoch + 1, **{k: float(v) / steps for k, v in totals.items()}}
+        diagnostics = collapse_diagnostics(model, probe, cfg.partitions, pixel_max=cfg.pixel_max, names=names)
+        clash = sorted(set(diagnostics) & set(row))
+        if clash:  # a diagnostic must never overwrite a training loss in the log
+            raise KeyError(f"collapse diagnostics {clash} clash with the training row's keys {sorted(row)}")
+        row.update(diagnostics)
         history.append(row)
         with atomic_path(checkpoint) as tmp:
             torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
