@@ -89,8 +89,9 @@ def run_scores(model, cfg, data: np.ndarray, truth: np.ndarray | None, settings:
     row (flat numbers): RF and lasso D, C, I and the placement of each partition's factors
     (synthetic faces only), the held-out reconstruction, KL and ELBO, and the collapse
     diagnostics on the test images (KL and active dims per partition, reconstruction against the
-    mean face); `collapsed` is 1 when a partition has no active dim, and its placement is then
-    not evidence of anything. details and importances (per regressor) feed Hinton diagrams."""
+    mean face); `collapsed` is 1 when a partition has no active dim or the codes reconstruct the
+    test images no better than the mean face does, and its placement is then not evidence of
+    anything. details and importances (per regressor) feed Hinton diagrams."""
     from gatedvae.evaluation.evaluate import reconstruction_and_elbo, split_rows
     from gatedvae.faces.spec import PARTITIONS
     from gatedvae.training.diagnostics import collapse_diagnostics, collapsed_partitions
@@ -114,5 +115,7 @@ def run_scores(model, cfg, data: np.ndarray, truth: np.ndarray | None, settings:
     diagnostics = collapse_diagnostics(model, np.asarray(data[test_rows]), cfg.partitions,
                                        pixel_max=cfg.pixel_max, names=PARTITIONS)
     row.update({k: v for k, v in diagnostics.items() if k.startswith(("kl_", "active_", "recon_vs"))})
-    row["collapsed"] = int(bool(collapsed_partitions(diagnostics, PARTITIONS)))
+    # collapsed: a partition carries nothing, or the codes reconstruct no better than the mean face
+    row["collapsed"] = int(bool(collapsed_partitions(diagnostics, PARTITIONS))
+                           or diagnostics["recon_vs_mean_face"] >= 1.0)
     return row, details, importances

@@ -65,7 +65,8 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
         "The paper-faithful preset is beta 1, the KL gated with the reconstruction, partitions in "
         "turn, targets never the anchor (docs/faces.md); the recipes add one remedy each. A run is "
         "**collapsed** when a partition has no active latent dim (Var of the posterior mean "
-        "over test images under 0.01): its placement then measures noise, not disentanglement.")
+        "over test images under 0.01) or its codes reconstruct the test images no better than the "
+        "mean face does: its placement then measures noise, not disentanglement.")
     variance = metrics.get("factor_variance_shares")
     if variance:
         report.paragraph("Share of pixel variance each factor group explains in the aligned greyscale "
