@@ -24,13 +24,10 @@ FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_featu
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    repo = copy_project(tmp_path_factory.mktemp("pipeline"))
-    # every stage writes the params keys it read there (gatedvae.params.write_record)
-    first = dvc(repo, "repro", extra_env={"GATEDVAE_PARAMS_LOG": str(repo.parent / "params_read")})
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-q", "-m", "tiny repro")
-    return repo, first.stdout
+def repo(tiny_dag, tmp_path_factory):
+    # the whole tiny DAG, reproduced once (conftest.tiny_dag), in a copy this module may change;
+    # every stage wrote the params keys it read to params_read/ beside it
+    return tiny_dag(tmp_path_factory.mktemp("pipeline") / "copy")
 
 
 def test_repro_builds_every_output(repo):

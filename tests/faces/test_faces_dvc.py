@@ -1,4 +1,5 @@
-"""End to end: the faces branch under `dvc repro` at tiny scale in a temporary git repo."""
+"""End to end: the faces branch under `dvc repro` at tiny scale in a temporary git repo (a copy of
+the tiny DAG that tests/conftest.py reproduces once a session)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dvc_project import copy_project, dvc, run, stages_run  # noqa: E402
+from dvc_project import dvc, stages_run  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+# configs/scales/tiny.yaml's faces.study.runs (one seed) and params.yaml's faces.main_runs
 RUNS = ["gated-faithful", "gated-self_target", "ungated-faithful"]
 MAIN = ["gated-self_target", "ungated-faithful"]
 FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
@@ -28,40 +30,15 @@ REPRODUCIBLE = ["data/faces/raw", "data/faces/aligned", "data/faces/grey.npy", "
                 "data/faces/features_report.json", "data/faces/groups.parquet", "data/faces/cluster_stats.json",
                 "models/faces", "reports/metrics/faces.json", "reports/faces/recipes.csv"]
 TARGETS = ("faces_evaluate", "faces_greyscale", "faces_sweeps")
-TINY = {
-    "acquire": {"synthetic": {"n_images": 128, "n_identities": 12, "workers": 2}},
-    "align": {"workers": 2},
-    "cluster": {"min_mean_size": 8},
-    "train": {"hidden": 32, "epochs": 1, "batch_size": 32},
-    "evaluate": {"n_train": 80, "n_test": 40, "traversal_images": 2, "traversal_steps": 3},
-    "study": {"runs": RUNS, "seeds": [0]},
-    "main_runs": MAIN,
-}
-
-
-def _merge(tree: dict, overlay: dict) -> None:
-    for key, value in overlay.items():
-        if isinstance(value, dict) and key in tree:
-            _merge(tree[key], value)
-        else:
-            tree[key] = value
-
-
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    repo = copy_project(tmp_path_factory.mktemp("faces_pipeline"))
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    _merge(params["faces"], TINY)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    first = dvc(repo, "repro", *TARGETS)
-    run(repo, "git", "add", "-A")
-    run(repo, "git", "commit", "-q", "-m", "tiny faces repro")
-    return repo, first.stdout
+def repo(tiny_dag, tmp_path_factory):
+    """The tiny DAG reproduced once for the session (conftest.tiny_dag), copied for this module."""
+    return tiny_dag(tmp_path_factory.mktemp("faces_pipeline") / "copy")
 
 
 def test_repro_runs_every_faces_stage_and_writes_the_contracts(repo):
     repo, output = repo
-    assert stages_run(output) == FACES_STAGES
+    assert {s for s in stages_run(output) if s.startswith("faces_") and "cluster_" not in s} == FACES_STAGES
     grey = np.load(repo / "data/faces/grey.npy")
     index = pd.read_parquet(repo / "data/faces/aligned/index.parquet")
     assert grey.dtype == np.uint8 and grey.shape == (len(index), 64, 64) and len(index) == 128
