@@ -19,8 +19,8 @@ METRICS = ("disentanglement", "completeness", "informativeness")
 # configs/scales/tiny.yaml's faces.study.runs (one seed) and params.yaml's faces.main_runs
 FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
                  "faces_evaluate", "faces_sweeps"}
-                | {f"faces_train@{r}-0" for r in ("gated-faithful", "gated-self_target", "ungated-faithful")}
-                | {f"faces_finetune@{r}" for r in ("gated-self_target", "ungated-faithful")})
+                | {f"faces_train@{r}-0" for r in ("gated-faithful", "gated-self_target_warmup", "ungated-faithful")}
+                | {f"faces_finetune@{r}" for r in ("gated-self_target_warmup", "ungated-faithful")})
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from dvc_project import dvc, stages_run  # noqa: E402
 pytestmark = pytest.mark.slow
 
 # configs/scales/tiny.yaml's faces.study.runs (one seed) and params.yaml's faces.main_runs
-RUNS = ["gated-faithful", "gated-self_target", "ungated-faithful"]
-MAIN = ["gated-self_target", "ungated-faithful"]
+RUNS = ["gated-faithful", "gated-self_target_warmup", "ungated-faithful"]
+MAIN = ["gated-self_target_warmup", "ungated-faithful"]
 FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
                  "faces_evaluate", "faces_sweeps"} | {f"faces_train@{r}-0" for r in RUNS}
                 | {f"faces_finetune@{r}" for r in MAIN})

@@ -57,7 +57,8 @@ def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models
     settings = config.eval_settings(params, n_images=len(data))
     shown_cfg = config.traversal_settings(params)
     study_runs, seeds, main = config.study_runs(params), config.study_seeds(params), config.main_runs(params)
-    figure_seed = config.train_config(params, gating="gated", image_size=data.shape[1]).seed
+    preset = config.train_config(params, gating="gated", image_size=data.shape[1])
+    figure_seed = preset.seed
     runs, figures = Path(runs), Path(figures)
     truth = load_ground_truth(raw, aligned)  # synthetic faces only
     pair_index = pd.read_parquet(groups)
@@ -68,11 +69,14 @@ def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models
         results["factor_variance_shares"] = shares
 
     rows = []
+    main_importances = {}  # the main runs' Hinton diagrams reuse these (see main_figures)
     for run in study_runs:
         gating, recipe = config.parse_run(params, run)
         for seed in seeds:
             model, cfg, _ = load_model(model_path(models, run, seed))
-            row, _, _ = run_scores(model, cfg, data, truth, settings)
+            row, _, importances = run_scores(model, cfg, data, truth, settings)
+            if run in main.values() and seed == figure_seed:
+                main_importances[run] = importances
             rows.append({"run": run, "gating": gating, "recipe": recipe, "seed": seed, **row})
             print(f"{run} seed {seed}: " + ", ".join(
                 f"{k} {row[k]:.3f}" for k in ("rf_placement_pose", "rf_placement_expression",
@@ -89,8 +93,8 @@ def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models
     results["recipes"] = recipes
     results["best_gated_run"] = best_gated_run(recipes)
     if truth is not None:
-        save_figure(figures / "faces_recipes.png", recipe_figure(frame, study_runs, main), dpi=80)
-    main_figures(main, models, figure_seed, data, truth, settings, shown_cfg, runs, figures)
+        save_figure(figures / "faces_recipes.png", recipe_figure(frame, study_runs, main, preset.partitions), dpi=80)
+    main_figures(main, models, figure_seed, data, truth, settings, shown_cfg, runs, figures, main_importances)
     save_json(metrics, results)
     print("pixel variance explained by the pair groups: " + ", ".join(
         f"{k} {v:.3f}" for k, v in results["pair_variance_explained"].items()))
@@ -109,15 +113,21 @@ def factor_shares(data, raw, aligned) -> dict | None:
     return {k: round(float(v), 4) for k, v in factor_variance_shares(np.asarray(data), factors).items()}
 
 
-def main_figures(main, models, seed, data, truth, settings, shown_cfg, runs: Path, figures: Path) -> None:
-    """Reconstructions, per-partition traversals and Hinton diagrams of the main runs."""
+def main_figures(main, models, seed, data, truth, settings, shown_cfg, runs: Path, figures: Path,
+                 importances_by_run: dict | None = None) -> None:
+    """Reconstructions, per-partition traversals and Hinton diagrams of the main runs.
+    importances_by_run: run -> the importances run_scores gave the trained model of `seed`;
+    fine-tuning freezes the encoder, so the fine-tuned model's codes, and so its importances, are
+    the same (a run missing there is scored here)."""
     train_rows, test_rows = split_rows(len(data), settings)
     values = np.linspace(-shown_cfg.span, shown_cfg.span, shown_cfg.steps)
     for gating, run in main.items():
         trained, cfg, _ = load_model(model_path(models, run, seed))
         finetuned, _, _ = load_model(model_path(models, run, seed, "finetuned"))
         if truth is not None:
-            _, _, importances = run_scores(finetuned, cfg, data, truth, settings)
+            importances = (importances_by_run or {}).get(run)
+            if importances is None:
+                _, _, importances = run_scores(finetuned, cfg, data, truth, settings)
             for short, importance in importances.items():
                 fig = hinton(importance, [f"z{i}" for i in range(cfg.latent_dim)], FACTOR_NAMES,
                              partition_sizes=cfg.partitions, partition_labels=list(PARTITIONS),
@@ -142,9 +152,9 @@ def main_figures(main, models, seed, data, truth, settings, shown_cfg, runs: Pat
             save_figure(figures / f"faces_traversal_{gating}_{part}.png", fig, dpi=64)
 
 
-def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict):
+def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict, partition_sizes: list[int]):
     """Placement of pose and expression per run (bars: mean over seeds, dots: seeds), with the
-    partition shares as the chance level, and active dims per partition."""
+    partition shares as the chance level (dashed), and active dims per partition."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,6 +170,9 @@ def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict):
         for x, run in zip(xs, study_runs):
             values = frame.loc[frame["run"] == run, column]
             left.scatter(np.full(len(values), x + (i - 0.5) * width), values, color="k", s=10, zorder=3)
+        # chance: a partition's share of the latent dims (what placement is with no structure)
+        chance = partition_sizes[i] / sum(partition_sizes)
+        left.axhline(chance, color=f"C{i}", linestyle="--", linewidth=1, label=f"chance ({part})")
         actives = [frame.loc[frame["run"] == r, f"active_{part}"].mean() for r in study_runs]
         right.bar(xs + (i - 0.5) * width, actives, width, label=part, color=f"C{i}", alpha=0.75)
     labels = [r + (" *" if r in main.values() else "") for r in study_runs]
