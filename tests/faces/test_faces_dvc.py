@@ -30,6 +30,8 @@ REPRODUCIBLE = ["data/faces/raw", "data/faces/aligned", "data/faces/grey.npy", "
                 "data/faces/features_report.json", "data/faces/groups.parquet", "data/faces/cluster_stats.json",
                 "models/faces", "reports/metrics/faces.json", "reports/faces/recipes.csv"]
 TARGETS = ("faces_evaluate", "faces_greyscale", "faces_sweeps")
+
+
 @pytest.fixture(scope="module")
 def repo(tiny_dag, tmp_path_factory):
     """The tiny DAG reproduced once for the session (conftest.tiny_dag), copied for this module."""
