@@ -81,6 +81,32 @@ def test_scale_round_trip_keeps_text_byte_for_byte(project, scale):
     assert (project / "params.yaml").read_text() == before
 
 
+@pytest.mark.parametrize("written", [
+    "    runs: [gated-faithful, gated-kl_warmup,\n           ungated-faithful]\n",  # a flow list wrapped
+    "    runs:\n      - gated-faithful\n      - ungated-faithful   # block style\n",
+])
+def test_a_value_written_over_several_lines_is_replaced_whole(project, written):
+    path = project / "params.yaml"
+    text = path.read_text()
+    line = next(ln for ln in text.splitlines(keepends=True) if ln.startswith("    runs: ["))
+    path.write_text(text.replace(line, written, 1))
+    apply_scale("tiny", path, project / "configs/scales")
+    tiny = yaml.safe_load((project / "configs/scales/tiny.yaml").read_text())
+    assert P.get(P.load(path), "faces.study.runs") == tiny["faces"]["study"]["runs"]
+    assert P.get(P.load(path), "faces.study.seeds") == tiny["faces"]["study"]["seeds"]  # the next key kept
+
+
+def test_a_scale_that_would_leave_params_unreadable_says_so_and_writes_nothing(project):
+    path = project / "params.yaml"
+    text = path.read_text()
+    line = next(ln for ln in text.splitlines(keepends=True) if ln.startswith("    runs: ["))
+    text = text.replace(line, "    runs: [gated-faithful,\n      # the un-gated baseline\n           ungated-faithful]\n", 1)
+    path.write_text(text)
+    with pytest.raises(ParamError, match="(?s)would leave it unreadable .* the file is unchanged"):
+        apply_scale("tiny", path, project / "configs/scales")
+    assert path.read_text() == text
+
+
 def test_unknown_scale_lists_the_available_ones(project):
     with pytest.raises(ParamError, match="available: \\['default', 'paper', 'tiny'\\]"):
         apply_scale("huge", project / "params.yaml", project / "configs/scales")

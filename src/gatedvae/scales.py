@@ -88,9 +88,17 @@ def _set_in_text(text: str, dotted: str, value: object, path: Path) -> str:
                 if depth == len(parts) - 1:
                     rendered = yaml.safe_dump(value, default_flow_style=True, width=1000).strip()
                     rendered = rendered.removesuffix("\n...").removesuffix("...").strip()
+                    # a value written over several lines (a flow list wrapped, a block list):
+                    # its lines are those below the key indented deeper, up to a blank or
+                    # comment line
+                    following = i + 1
+                    while following < end and lines[following].strip() and \
+                            not lines[following].lstrip().startswith("#") and \
+                            len(lines[following]) - len(lines[following].lstrip()) > indent:
+                        following += 1
                     # keep the comment and the exact gap before it, so switching back restores
-                    # the file byte for byte
-                    lines[i] = f"{m.group(1)}{part}: {rendered}{m.group(4) or ''}\n"
+                    # the file byte for byte (a value on one line stays on one line)
+                    lines[i:following] = [f"{m.group(1)}{part}: {rendered}{m.group(4) or ''}\n"]
                     return "".join(lines)
                 # the block of this key ends at the next line indented no deeper
                 start = i + 1
@@ -117,7 +125,11 @@ def apply_scale(name: str, params_path: str | Path = "params.yaml",
     for dotted, value in values.items():
         text = _set_in_text(text, dotted, value, params_path)
     # the edited text must still parse and hold exactly the overlay's values
-    parsed = yaml.safe_load(text)
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ParamError(f"{params_path}: scale {name!r} would leave it unreadable ({e}); the file is "
+                         "unchanged. Write each value the scales set on one line, as `key: value`") from e
     for dotted, value in values.items():
         node = parsed
         for part in dotted.split("."):
