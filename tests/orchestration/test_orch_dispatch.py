@@ -203,7 +203,12 @@ def test_a_restarted_coordinator_adopts_the_stages_in_flight(fleet):
                              cwd=fleet.coordinator, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_for_running("train@", timeout=120)
+        # both training stages handed out (running, or already done) before the coordinator dies:
+        # killing it at the first would leave the second to the new coordinator, which then runs it
+        # once, correctly, but adopts nothing
+        commit = git(fleet.coordinator, "rev-parse", "HEAD").stdout.strip()[:8]  # runs of this commit only
+        for stage in ("train@a-0", "train@b-0"):
+            _wait_for_running(f"{stage} @ {commit}", timeout=120, states=("RUNNING", "COMPLETED"))
     finally:
         _kill_tree(first)  # the coordinator only: the workers go on
     state, summary, seconds = dispatch(fleet)
@@ -256,8 +261,8 @@ def test_slots_per_gpu_share_one_card_on_a_machine(fleet):
         _kill_tree(proc)
 
 
-def _wait_for_running(prefix: str, timeout: float) -> str:
-    """The worker of the first stage flow run named `prefix...` seen running."""
+def _wait_for_running(prefix: str, timeout: float, states: tuple[str, ...] = ("RUNNING",)) -> str:
+    """The worker of the first stage flow run named `prefix...` seen running (or in `states`)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter
 
@@ -265,13 +270,13 @@ def _wait_for_running(prefix: str, timeout: float) -> str:
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                name={"like_": prefix}, state={"type": {"any_": ["RUNNING"]}}))
+                name={"like_": prefix}, state={"type": {"any_": list(states)}}))
             for run in runs:
                 worker = (run.labels or {}).get("prefect.worker.name")
                 if worker:
                     return worker
             time.sleep(0.5)
-    raise AssertionError(f"no flow run {prefix}... started running")
+    raise AssertionError(f"no flow run {prefix}... seen in {states}")
 
 
 def _remote_is_whole(remote: Path) -> None:
