@@ -239,8 +239,8 @@ def test_slots_per_gpu_share_one_card_on_a_machine(fleet):
                             start_new_session=True)
     try:
         _wait_for_workers(["gpubox"], pool="gpubox")
-        overlaps = {}
-        for slots in (2, 1):
+
+        def trains_overlap(slots: int) -> bool:
             before = len(read_runlog(fleet.runlog))
             state, summary, _ = dispatch(fleet, pool="gpubox", force=True, slots_per_gpu=slots,
                                          targets=["train"], gpu_limit=None)
@@ -248,8 +248,13 @@ def test_slots_per_gpu_share_one_card_on_a_machine(fleet):
             trains = [r for r in read_runlog(fleet.runlog)[before:] if r["stage"].startswith("train@")]
             assert [r["cuda"] for r in trains] == ["0", "0"]
             a, b = sorted(trains, key=lambda r: r["start"])
-            overlaps[slots] = a["end"] > b["start"]
-        assert overlaps == {2: True, 1: False}
+            return a["end"] > b["start"]
+
+        # 2 per GPU *allows* both at once: up to 3 tries, since the test server's SQLite, locked under
+        # a loaded CI machine, can delay one stage's start past the other's 8 s (seen once in CI);
+        # a limit of 1 would fail all three. 1 per GPU must never overlap, on its single try.
+        assert any(trains_overlap(2) for _ in range(3)), "with 2 stages per GPU the two never overlapped"
+        assert not trains_overlap(1)
         import socket
 
         from prefect.client.orchestration import get_client
