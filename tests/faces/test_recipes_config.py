@@ -61,3 +61,22 @@ def test_mistakes_name_their_key(committed, edit, key):
     edit(params["faces"])
     with pytest.raises(ParamError, match=key.replace(".", r"\.")):
         config.check_faces(params)
+
+
+def test_main_runs_seed_outside_the_study_stops_evaluation_before_any_work(tmp_path):
+    """faces_evaluate draws the main runs' figures from seed faces.train.seed of the study: a seed
+    the study never trained is an error naming the key, and nothing is written."""
+    import numpy as np
+
+    from gatedvae.bench.dag_images import scaled_params
+    from gatedvae.faces.evaluate import evaluate
+
+    params = scaled_params("tiny", ROOT / "params.yaml", ROOT / "configs/scales")
+    params["faces"]["train"]["seed"] = 7
+    np.save(tmp_path / "grey.npy", np.zeros((128, 64, 64), np.uint8))
+    out = {name: str(tmp_path / "out" / name) for name in ("runs", "figures", "metrics", "table")}
+    with pytest.raises(ParamError, match=r"faces.train.seed.*\(7\).*one of faces.study.seeds \[0\]"):
+        evaluate(params, images=str(tmp_path / "grey.npy"), groups=str(tmp_path / "missing.parquet"),
+                 raw=str(tmp_path / "raw"), aligned=str(tmp_path / "aligned"), models=str(tmp_path / "models"),
+                 **out)
+    assert not (tmp_path / "out").exists()

@@ -22,6 +22,7 @@ from gatedvae.evaluation.plots import hinton, reconstruction_grid, traversal_gri
 from gatedvae.faces import config
 from gatedvae.faces.scoring import load_ground_truth, most_active_dims, pair_variance_explained, run_scores
 from gatedvae.faces.spec import FACTOR_NAMES, PARTITIONS
+from gatedvae.params import check
 from gatedvae.training.checkpoint import load_model
 from gatedvae.training.infer import encode_mean, reconstruct, traverse
 
@@ -59,6 +60,8 @@ def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models
     study_runs, seeds, main = config.study_runs(params), config.study_seeds(params), config.main_runs(params)
     preset = config.train_config(params, gating="gated", image_size=data.shape[1])
     figure_seed = preset.seed
+    check(figure_seed in seeds, "faces.train.seed",
+          f"({figure_seed}) names the main runs' seed, so it must be one of faces.study.seeds {seeds}")
     runs, figures = Path(runs), Path(figures)
     truth = load_ground_truth(raw, aligned)  # synthetic faces only
     pair_index = pd.read_parquet(groups)
@@ -114,21 +117,18 @@ def factor_shares(data, raw, aligned) -> dict | None:
 
 
 def main_figures(main, models, seed, data, truth, settings, shown_cfg, runs: Path, figures: Path,
-                 importances_by_run: dict | None = None) -> None:
+                 importances_by_run: dict) -> None:
     """Reconstructions, per-partition traversals and Hinton diagrams of the main runs.
     importances_by_run: run -> the importances run_scores gave the trained model of `seed`;
     fine-tuning freezes the encoder, so the fine-tuned model's codes, and so its importances, are
-    the same (a run missing there is scored here)."""
+    the same."""
     train_rows, test_rows = split_rows(len(data), settings)
     values = np.linspace(-shown_cfg.span, shown_cfg.span, shown_cfg.steps)
     for gating, run in main.items():
         trained, cfg, _ = load_model(model_path(models, run, seed))
         finetuned, _, _ = load_model(model_path(models, run, seed, "finetuned"))
         if truth is not None:
-            importances = (importances_by_run or {}).get(run)
-            if importances is None:
-                _, _, importances = run_scores(finetuned, cfg, data, truth, settings)
-            for short, importance in importances.items():
+            for short, importance in importances_by_run[run].items():
                 fig = hinton(importance, [f"z{i}" for i in range(cfg.latent_dim)], FACTOR_NAMES,
                              partition_sizes=cfg.partitions, partition_labels=list(PARTITIONS),
                              title=f"faces {run} ({short})")
