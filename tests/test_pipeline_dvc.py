@@ -33,7 +33,7 @@ def repo(tiny_dag, tmp_path_factory):
 def test_repro_builds_every_output(repo):
     repo, output = repo
     names = {f"{m}-{g}-0" for m in MODELS for g in ("gated", "ungated")}
-    assert stages_run(output) == {"dsprites_acquire", "dsprites_pairs", "dsprites_aggregate", "report",
+    assert stages_run(output) == {"check_params", "dsprites_acquire", "dsprites_pairs", "dsprites_aggregate", "report",
                                   "study_summary"} | {
         f"dsprites_{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
         f"dsprites_beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
@@ -114,7 +114,7 @@ def test_changing_one_training_param_reruns_only_downstream(repo):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rerun = dvc(repo, "repro")
     runs = {f"dip_vae_ii-{g}-0" for g in ("gated", "ungated")}
-    assert stages_run(rerun.stdout) == {"dsprites_aggregate", "report"} | {
+    assert stages_run(rerun.stdout) == {"check_params", "dsprites_aggregate", "report"} | {
         f"dsprites_{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in runs}
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", "lambda_d 125")

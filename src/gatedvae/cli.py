@@ -14,6 +14,7 @@ from gatedvae.params import ParamError
 SUBCOMMANDS = {
     "scale": ("gatedvae.scales", "switch params.yaml between the tiny, default and paper scales"),
     "flow": ("gatedvae.orchestration.cli", "run or serve the Prefect flow over the DVC DAG"),
+    "prune": ("gatedvae.pipeline", "remove lock entries, outputs and timings of stages no longer in dvc.yaml"),
     "bench": ("gatedvae.bench", "training throughput ratios; --paper-scale: concurrent runs, projected DAG time"),
 }
 

@@ -106,6 +106,15 @@ def number(params: dict, key: str, *, minimum: float | None = None, integer: boo
     return value
 
 
+def flag(params: dict, key: str, default: Any = ...) -> bool:
+    """A yes/no value, strictly: YAML's true or false (a quoted "false" is a non-empty string,
+    which Python's bool() would read as True)."""
+    value = get(params, key, default)
+    hint = " (a quoted string: write true or false without quotes)" if isinstance(value, str) else ""
+    check(isinstance(value, bool), key, f"must be true or false, got {value!r}{hint}")
+    return value
+
+
 def choice(params: dict, key: str, options: Iterable[str], default: Any = ...) -> str:
     value = get(params, key, default)
     options = list(options)

@@ -20,7 +20,7 @@ from typing import Callable
 from gatedvae import params as P
 from gatedvae import timing
 from gatedvae.atomic import save_json
-from gatedvae.errors import StageError
+from gatedvae.errors import InputError, StageError
 
 
 def arg(*flags: str, **options) -> tuple[tuple[str, ...], dict]:
@@ -29,6 +29,34 @@ def arg(*flags: str, **options) -> tuple[tuple[str, ...], dict]:
     if "default" not in options and options.get("action") is None:
         options.setdefault("required", True)
     return flags, options
+
+
+def producing_stage(path: str | Path) -> str | None:
+    """The DVC stage whose outputs hold `path` (None outside a DVC project or for a source file)."""
+    try:
+        from dvc.repo import Repo
+
+        target = Path(path).resolve()
+        with Repo(".") as repo:
+            for stage in repo.index.stages:
+                for out in stage.outs:
+                    made = Path(out.fs_path).resolve()
+                    if target == made or made in target.parents:
+                        return stage.addressing
+    except Exception:  # only an error message depends on it: never hide the error itself
+        return None
+    return None
+
+
+def made_by(error: StageError) -> str:
+    """For an unreadable input: which stage makes it, and how to make it again."""
+    if not isinstance(error, InputError):
+        return ""
+    stage = producing_stage(error.path)
+    if stage is None:
+        return ""
+    return (f"\n  {error.path} is made by stage `{stage}`: `dvc checkout {stage}` restores it from "
+            f"the cache, `dvc repro -f -s {stage}` makes it again")
 
 
 def run(work: Callable[..., int | None], doc: str | None, *arguments, argv: list[str] | None = None) -> None:
@@ -48,7 +76,7 @@ def run(work: Callable[..., int | None], doc: str | None, *arguments, argv: list
         params = P.load(args.pop("params"))
         code = work(params, **args)
     except StageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e}{made_by(e)}", file=sys.stderr)
         code = 2
     finally:
         if params is not None:

@@ -106,7 +106,7 @@ def test_second_repro_does_nothing_and_params_rerun_downstream_only(repo):
     params["faces"]["evaluate"]["traversal_range"] = 1.5
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rerun = dvc(repo, "repro", *TARGETS)
-    assert stages_run(rerun.stdout) == {"faces_evaluate"}
+    assert stages_run(rerun.stdout) == {"check_params", "faces_evaluate"}
     status = dvc(repo, "status", "faces_train@gated-faithful-0", "faces_cluster").stdout
     assert "up to date" in status
 

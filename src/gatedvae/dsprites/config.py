@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gatedvae.devices import device_problem
 from gatedvae.dsprites.spec import DSPRITES_MD5, DSPRITES_URL, FACTOR_NAMES, N_GRID, SOURCES
 from gatedvae.evaluation.settings import EvalSettings
-from gatedvae.params import ParamError, check, choice, get, number, unrecorded
+from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
+from gatedvae.schema import check_keys
 from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
 
 # TrainConfig field -> the params.yaml key it comes from (for error messages)
@@ -102,13 +104,13 @@ def train_config(params: dict, *, model: str, gating: str, seed: int, pixel_max:
         partitions=list(sizes),
         objective=model, objective_params=dict(objective_params),
         gated=gating == "gated",
-        gate_regulariser=bool(get(params, "dsprites.train.gate_regulariser", True)),
+        gate_regulariser=flag(params, "dsprites.train.gate_regulariser", True),
         partition_order=choice(params, "dsprites.train.partition_order", PARTITION_ORDERS, "round_robin"),
         target_noise=number(params, "dsprites.train.target_noise", minimum=0.0, default=0.0),
         epochs=number(params, "dsprites.train.epochs", integer=True, positive=True),
         batch_size=number(params, "dsprites.train.batch_size", integer=True, positive=True),
         lr=number(params, "dsprites.train.lr", positive=True),
-        seed=int(seed), device=str(get(params, "dsprites.train.device", "auto")),
+        seed=int(seed), device=get(params, "dsprites.train.device", "auto"),
         precision=str(get(params, "dsprites.train.precision", "fp32")),
         pixel_max=pixel_max, image_size=image_size,
     )
@@ -159,6 +161,7 @@ def check_dsprites(params: dict, n_images: int | None = None) -> None:
     """Validate the whole dSprites branch at once; n_images: the data's size when known (else
     what dsprites.acquire.n_images asks for; acquisition from a file passes what it will take)."""
     with unrecorded(params):
+        check_keys(params)
         acquire = acquire_settings(params)
         models, seeds = sweep(params)
         parts = partitions(params)
@@ -166,7 +169,8 @@ def check_dsprites(params: dict, n_images: int | None = None) -> None:
         check(isinstance(sizes, list) and len(sizes) == len(parts), "dsprites.net.partition_sizes",
               f"must have one size per partition in dsprites.pairs.partitions ({len(parts)}), got {sizes!r}")
         for model in models:
-            train_config(params, model=model, gating="gated", seed=seeds[0])
+            cfg = train_config(params, model=model, gating="gated", seed=seeds[0])
+        check(device_problem(cfg.device) is None, "dsprites.train.device", str(device_problem(cfg.device)))
         n = n_images if n_images is not None else (acquire.n_images or N_GRID)
         batch = get(params, "dsprites.train.batch_size")
         check(batch <= n, "dsprites.train.batch_size", f"({batch}) is larger than the data ({n} images)")

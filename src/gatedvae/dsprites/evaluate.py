@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from gatedvae import inputs
 from gatedvae import timing
 from gatedvae.atomic import save_figure, save_json
 from gatedvae.dsprites import config, spec
@@ -22,11 +22,11 @@ def evaluate(params, *, images: str, factors: str, trained: str, finetuned: str,
     """DCI (Lasso and random forest), partition placement, the other metrics, test-set
     reconstruction error and ELBO, Hinton diagrams, reconstructions and traversals. The run's
     name (figure titles) is its folder: out's parent."""
-    data = np.load(images, mmap_mode="r")
+    data = inputs.images(images)
     config.check_dsprites(params, n_images=len(data))
     out = Path(out)
     name = out.parent.name
-    factor_table = pd.read_parquet(factors)
+    factor_table = inputs.table(factors)
     if len(factor_table) != len(data):
         raise StageError(f"{factors}: {len(factor_table)} rows but {images} has {len(data)} "
                          "images; rerun dsprites_acquire")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
-
+from gatedvae import inputs
 from gatedvae.atomic import save_parquet
 from gatedvae.dsprites import config
 
@@ -36,7 +35,7 @@ def pairs(params, *, factors: str, out: str) -> None:
     from gatedvae.training.pairs import PairSampler, group_ids
 
     config.check_dsprites(params)
-    groups = group_ids(pd.read_parquet(factors), config.partitions(params))
+    groups = group_ids(inputs.table(factors), config.partitions(params))
     singletons = PairSampler(groups.to_numpy()).singletons
     save_parquet(out, groups)
     for name, column in groups.items():

@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from skimage.transform import SimilarityTransform, warp
 from tqdm import tqdm
 
+from gatedvae import inputs
 from gatedvae.faces import geometry
 
 # Where the generic face's 5 points fall in a crop of side 1 (x right, y down) at face_scale 1:
@@ -152,6 +153,4 @@ def align_images(image_dir: str | Path, image_ids: list[str], landmarks: np.ndar
 
 def aligned_ids(aligned: str | Path) -> list[str]:
     """The image ids of an aligned set (images.npy, index.parquet), in row order of its images."""
-    import pandas as pd
-
-    return pd.read_parquet(Path(aligned) / "index.parquet")["image_id"].tolist()
+    return inputs.table(Path(aligned) / "index.parquet")["image_id"].tolist()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gatedvae.devices import device_problem
 from gatedvae.evaluation.settings import EvalSettings
 from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITIONS, SOURCES, Needs,
                                  SyntheticConfig, config_from_dict)
-from gatedvae.params import ParamError, check, choice, get, number, unrecorded
-from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
+from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
+from gatedvae.schema import check_keys
+from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, REMEDIES, TrainConfig
 
 KEYS = {"net": "net", "hidden": "hidden", "latent_dim": "partition_sizes", "partitions": "partition_sizes",
         "objective": "objective", "objective_params": "objective_params", "epochs": "epochs",
@@ -114,7 +116,7 @@ def cluster_config(params: dict, part: str) -> ClusterConfig:
         algorithm=choice(params, f"{key}.algorithm", ("minibatch", "full")),
         n_init=number(params, f"{key}.n_init", integer=True, minimum=1),
         batch_size=number(params, f"{key}.batch_size", integer=True, minimum=1),
-        merge_singletons=bool(get(params, f"{key}.merge_singletons")))
+        merge_singletons=flag(params, f"{key}.merge_singletons"))
 
 
 def expression_aus(params: dict) -> list[str] | None:
@@ -123,10 +125,6 @@ def expression_aus(params: dict) -> list[str] | None:
     check(aus == "all" or (isinstance(aus, list) and aus and all(a in AU_INTENSITIES for a in aus)),
           "faces.cluster.expression_aus", f"must be `all` or a list drawn from {list(AU_INTENSITIES)}")
     return None if aus == "all" else list(aus)
-
-
-REMEDIES = ("kl_warmup", "self_target_prob", "self_target_partitions", "ungated_warmup_epochs",
-            "free_bits")
 
 
 def recipe_names(params: dict) -> list[str]:
@@ -182,13 +180,11 @@ def study_seeds(params: dict) -> list[int]:
 
 def main_runs(params: dict) -> dict[str, str]:
     """gating -> the run the main faces results and figures come from (faces.main_runs)."""
-    runs = get(params, "faces.main_runs")
-    check(isinstance(runs, list) and len(runs) == len(GATINGS), "faces.main_runs",
-          f"must name one gated and one un-gated run of faces.study.runs, got {runs!r}")
-    chosen = {parse_run(params, run)[0]: run for run in runs}
-    check(set(chosen) == set(GATINGS) and all(r in study_runs(params) for r in runs), "faces.main_runs",
-          f"must name one gated and one un-gated run of faces.study.runs {study_runs(params)}, got {runs!r}")
-    return chosen
+    runs, study = get(params, "faces.main_runs"), study_runs(params)
+    check(isinstance(runs, list) and len(runs) == len(GATINGS) and all(r in study for r in runs)
+          and {parse_run(params, r)[0] for r in runs} == set(GATINGS), "faces.main_runs",
+          f"must name one gated and one un-gated run of faces.study.runs {study}, got {runs!r}")
+    return {parse_run(params, run)[0]: run for run in runs}
 
 
 def train_config(params: dict, *, gating: str, image_size: int, recipe: str = "faithful",
@@ -204,19 +200,19 @@ def train_config(params: dict, *, gating: str, image_size: int, recipe: str = "f
     objective_params = get(params, f"{key}.objective_params", {}) or {}
     check(isinstance(objective_params, dict), f"{key}.objective_params", "must be a mapping of weights")
     cfg = TrainConfig(
-        net=str(get(params, f"{key}.net")),
+        net=get(params, f"{key}.net"),
         hidden=number(params, f"{key}.hidden", integer=True, positive=True),
         latent_dim=sum(sizes), partitions=list(sizes),
         objective=objective, objective_params=dict(objective_params),
         gated=gating == "gated",
-        gate_regulariser=bool(get(params, f"{key}.gate_regulariser")),
+        gate_regulariser=flag(params, f"{key}.gate_regulariser"),
         partition_order=choice(params, f"{key}.partition_order", PARTITION_ORDERS),
         target_noise=number(params, f"{key}.target_noise", minimum=0.0),
         epochs=number(params, f"{key}.epochs", integer=True, positive=True),
         batch_size=number(params, f"{key}.batch_size", integer=True, positive=True),
         lr=number(params, f"{key}.lr", positive=True),
         seed=number(params, f"{key}.seed", integer=True),
-        device=str(get(params, f"{key}.device")),
+        device=get(params, f"{key}.device"),
         precision=str(get(params, f"{key}.precision", "fp32")),
         pixel_max=255, image_size=image_size,
     )
@@ -262,6 +258,7 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
     """Validate the whole faces branch at once; n_images: the aligned data's size when known
     (else, for synthetic faces, how many are rendered)."""
     with unrecorded(params):
+        check_keys(params)
         kind = source(params)
         check(isinstance(get(params, "faces.acquire.path"), str), "faces.acquire.path",
               "must be a folder path (a dependency of faces_acquire whatever the source)")
@@ -287,7 +284,10 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
         for run in study_runs(params):
             gating, recipe = parse_run(params, run)
             train_config(params, gating=gating, image_size=size, recipe=recipe)
-        study_seeds(params)
+        seeds = study_seeds(params)
+        check(cfg.seed in seeds, "faces.train.seed",
+              f"({cfg.seed}) names the main runs' seed, so it must be one of faces.study.seeds {seeds}")
+        check(device_problem(cfg.device) is None, "faces.train.device", str(device_problem(cfg.device)))
         main_runs(params)
         if n_images is not None:
             check(cfg.batch_size <= n_images, "faces.train.batch_size",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatedvae import inputs
 from gatedvae.atomic import save_figure, save_json, save_text
 from gatedvae.evaluation.evaluate import split_rows
 from gatedvae.evaluation.metrics.placement import partition_bounds
@@ -22,7 +23,6 @@ from gatedvae.evaluation.plots import hinton, reconstruction_grid, traversal_gri
 from gatedvae.faces import config
 from gatedvae.faces.scoring import load_ground_truth, most_active_dims, pair_variance_explained, run_scores
 from gatedvae.faces.spec import FACTOR_NAMES, PARTITIONS
-from gatedvae.params import check
 from gatedvae.training.checkpoint import load_model
 from gatedvae.training.infer import encode_mean, reconstruct, traverse
 
@@ -53,18 +53,16 @@ def best_gated_run(recipes: dict) -> str | None:
 
 def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models: str, runs: str,
              figures: str, metrics: str, table: str) -> None:
-    data = np.load(images, mmap_mode="r")
+    data = inputs.images(images)
     config.check_faces(params, n_images=len(data))
     settings = config.eval_settings(params, n_images=len(data))
     shown_cfg = config.traversal_settings(params)
     study_runs, seeds, main = config.study_runs(params), config.study_seeds(params), config.main_runs(params)
     preset = config.train_config(params, gating="gated", image_size=data.shape[1])
-    figure_seed = preset.seed
-    check(figure_seed in seeds, "faces.train.seed",
-          f"({figure_seed}) names the main runs' seed, so it must be one of faces.study.seeds {seeds}")
+    figure_seed = preset.seed  # one of faces.study.seeds (check_faces)
     runs, figures = Path(runs), Path(figures)
     truth = load_ground_truth(raw, aligned)  # synthetic faces only
-    pair_index = pd.read_parquet(groups)
+    pair_index = inputs.table(groups)
     results: dict = {"pair_variance_explained": {
         part: round(pair_variance_explained(data, pair_index[part].to_numpy()), 4) for part in PARTITIONS}}
     shares = factor_shares(data, raw, aligned)
@@ -111,8 +109,8 @@ def factor_shares(data, raw, aligned) -> dict | None:
         return None
     from gatedvae.faces.variance import factor_variance_shares
 
-    ids = pd.read_parquet(Path(aligned) / "index.parquet")["image_id"]
-    factors = pd.read_parquet(factors_path).set_index("image_id").loc[ids].reset_index()
+    ids = inputs.table(Path(aligned) / "index.parquet")["image_id"]
+    factors = inputs.table(factors_path).set_index("image_id").loc[ids].reset_index()
     return {k: round(float(v), 4) for k, v in factor_variance_shares(np.asarray(data), factors).items()}
 
 

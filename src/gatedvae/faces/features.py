@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatedvae import inputs
 from gatedvae.atomic import save_parquet
 from gatedvae.faces.openface import AU_INTENSITIES
 from gatedvae.errors import StageError
@@ -79,4 +80,4 @@ def read(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FeaturesSchemaError(f"{path}: not found")
-    return validate(pd.read_parquet(path), str(path))
+    return validate(inputs.table(path), str(path))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatedvae import inputs
 from gatedvae import timing
 from gatedvae.atomic import atomic_path, save_json, save_npy, save_parquet
 from gatedvae.errors import StageError
@@ -126,7 +127,7 @@ def greyscale(params, *, aligned: str, out: str, sheet: str) -> None:
 
     config.check_faces(params)
     rows, cols = config.sheet_size(params)
-    images = grey.to_greyscale(np.load(Path(aligned) / "images.npy", mmap_mode="r"))
+    images = grey.to_greyscale(inputs.images(Path(aligned) / "images.npy"))
     save_npy(out, images)
     save_contact_sheet(sheet, images, rows=rows, cols=cols)
     log.info("wrote %s %s and %s", list(images.shape), images.dtype, sheet)
@@ -166,7 +167,7 @@ def features(params, *, raw: str, out: str, report: str) -> None:
         if not factors_path.exists():
             raise ParamError("params.yaml: `faces.features.extractor`: synthetic needs "
                              f"{factors_path} (only the synthetic source writes it)")
-        frame = extractors.from_synthetic(pd.read_parquet(factors_path), image_ids, counts=counts,
+        frame = extractors.from_synthetic(inputs.table(factors_path), image_ids, counts=counts,
                                           **config.synthetic_features(params))
     feature_table.write(out, frame)
     save_json(report, {"extractor": extractor, "n_images": len(image_ids),

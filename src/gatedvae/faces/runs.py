@@ -5,8 +5,8 @@ gated or un-gated, plus the recipe's remedies (faces.recipes.<recipe>)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from gatedvae import inputs
 from gatedvae.faces import config
 from gatedvae.faces.spec import PARTITIONS
 from gatedvae.training.run import finetune_and_save, train_and_save
@@ -14,11 +14,11 @@ from gatedvae.training.run import finetune_and_save, train_and_save
 
 def train(params, *, run: str, seed: int, images: str, groups: str, out: str, log_dir: str) -> None:
     """The convolutional VAE on greyscale faces for one run and seed."""
-    data = np.asarray(np.load(images, mmap_mode="r"))
+    data = np.asarray(inputs.images(images))
     config.check_faces(params, n_images=len(data))
     gating, recipe = config.parse_run(params, run)
     cfg = config.train_config(params, gating=gating, image_size=data.shape[1], recipe=recipe, seed=seed)
-    pair_index = pd.read_parquet(groups)[list(PARTITIONS)].to_numpy(np.int64) if cfg.gated else None
+    pair_index = inputs.table(groups)[list(PARTITIONS)].to_numpy(np.int64) if cfg.gated else None
     result = train_and_save(data, pair_index, cfg, model_out=out, log_dir=log_dir,
                             partition_names=PARTITIONS)
     print(f"faces {run} seed {seed}: {result.images_per_second:.0f} images/s over {result.seconds:.1f} s")
@@ -26,7 +26,7 @@ def train(params, *, run: str, seed: int, images: str, groups: str, out: str, lo
 
 def finetune(params, *, images: str, model: str, out: str, log_dir: str) -> None:
     """Decoder fine-tuning (encoder frozen, plain VAE steps), paper Fig. 4."""
-    data = np.asarray(np.load(images, mmap_mode="r"))
+    data = np.asarray(inputs.images(images))
     config.check_faces(params, n_images=len(data))
     epochs, lr = config.finetune_settings(params)
     finetune_and_save(model, data, epochs=epochs, lr=lr, model_out=out, log_dir=log_dir)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from gatedvae import inputs
 from gatedvae.evaluation.evaluate import evaluate_codes
 from gatedvae.evaluation.settings import EvalSettings
 from gatedvae.faces.spec import FACTOR_GROUPS, FACTOR_NAMES, INTENDED
@@ -23,8 +23,8 @@ def load_ground_truth(raw_dir: Path, aligned_dir: Path) -> np.ndarray | None:
     factors_path = Path(raw_dir) / "factors.parquet"
     if not factors_path.exists():
         return None
-    ids = pd.read_parquet(Path(aligned_dir) / "index.parquet")["image_id"]
-    table = pd.read_parquet(factors_path).set_index("image_id")
+    ids = inputs.table(Path(aligned_dir) / "index.parquet")["image_id"]
+    table = inputs.table(factors_path).set_index("image_id")
     missing = ids[~ids.isin(table.index)]
     if len(missing):
         raise ValueError(f"{factors_path}: no factors for {len(missing)} aligned image(s), "

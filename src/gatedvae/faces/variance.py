@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatedvae import inputs
 from gatedvae.faces.scoring import pair_variance_explained
 
 POSE_BINS = 5          # yaw and pitch each, equal width, joint: 25 pose groups
@@ -67,7 +68,7 @@ def aligned_greyscale(root: str | Path, *, size: int = ALIGN_SIZE, face_scale: f
     from gatedvae.faces.greyscale import to_greyscale
 
     root = Path(root)
-    factors = pd.read_parquet(root / "factors.parquet")
+    factors = inputs.table(root / "factors.parquet")
     ids = factors["image_id"].tolist()
     points = (celeba.read_landmarks(root / "list_landmarks_celeba.txt").loc[ids]
               .to_numpy(np.float64).reshape(-1, 5, 2))

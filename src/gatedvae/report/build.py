@@ -234,9 +234,17 @@ def faces_clusters_section(report: Report, path: Path, study_figures: Path) -> N
                     sorted(study_figures.glob("faces_clusters_*.png"))])
 
 
-def timing_section(report: Report, folder: Path, figures: FigureDir) -> None:
+def timing_section(report: Report, folder: Path, figures: FigureDir, stages: set[str] | None = None) -> None:
+    """`stages`: the stages dvc.yaml defines now; records of any other (a removed matrix member)
+    are left out and counted."""
     records = T.read_records(folder)
+    ghosts = [r["stage"] for r in records if stages is not None and r["stage"] not in stages]
+    records = [r for r in records if r["stage"] not in ghosts]
     report.heading("Where the time went")
+    if ghosts:
+        report.paragraph(f"Left out: {len(ghosts)} timing record(s) of stages no longer in dvc.yaml "
+                         f"({', '.join(sorted(ghosts)[:5])}{', ...' if len(ghosts) > 5 else ''}); "
+                         "`gatedvae prune` removes them with their outputs and lock entries.")
     if not records:
         report.paragraph(f"No stage timing records in {folder}.")
         return
@@ -267,7 +275,8 @@ def timing_section(report: Report, folder: Path, figures: FigureDir) -> None:
     report.figures([(figures.save(T.figure(rows), "timings.png"), "minutes per stage, by phase")])
 
 
-def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Path) -> None:
+def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Path,
+          stages: set[str] | None = None) -> None:
     """Write markdown and html; the dSprites figures are copied (or drawn) into figures_out."""
     metrics = json.loads(inputs.dsprites_metrics.read_text())
     report = Report("Gated-VAE reproduction report")
@@ -281,7 +290,7 @@ def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Pa
         if inputs.faces_metrics.exists():
             faces_section(report, inputs.faces_metrics, inputs.faces_figures,
                           P.get(params, "faces.train.partition_sizes"), P.get(params, "faces.recipes", {}) or {})
-        timing_section(report, inputs.timings, figures)
+        timing_section(report, inputs.timings, figures, stages)
     report.heading("Parameters")
     report.code(Path(getattr(params, "path", "params.yaml")).read_text(), "yaml")
     save_text(markdown, report.to_markdown(markdown.parent))
@@ -289,7 +298,11 @@ def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Pa
     print(f"wrote {markdown} and {html}")
 
 
-def stage(params, *, figures_out: str, markdown: str, html: str, **paths: str) -> None:
-    """The report stage: every Inputs field comes as a path argument of the same name."""
+def stage(params, *, figures_out: str, markdown: str, html: str, dvcfile: str, **paths: str) -> None:
+    """The report stage: every Inputs field comes as a path argument of the same name; the
+    timing table keeps the stages `dvcfile` defines."""
+    from gatedvae.pipeline import stage_names
+
     build(params, inputs=Inputs(**{name: Path(path) for name, path in paths.items()}),
-          figures_out=Path(figures_out), markdown=Path(markdown), html=Path(html))
+          figures_out=Path(figures_out), markdown=Path(markdown), html=Path(html),
+          stages=stage_names(Path(dvcfile).parent))

@@ -6,12 +6,11 @@ noise: a fraction (the member's value) of the gated pair targets is replaced by 
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
+from gatedvae import inputs
 from gatedvae.atomic import save_json
 from gatedvae.dsprites import config, spec
 from gatedvae.params import check, number
+from gatedvae.studies.config import check_studies
 from gatedvae.training.config import TrainConfig
 
 STUDIES = ("beta_sweep", "noise")
@@ -53,14 +52,15 @@ def member(params, *, study: str, value: float, gating: str, seed: int, images: 
     from gatedvae.evaluation.evaluate import evaluate_model
     from gatedvae.training.fit import train
 
-    data = np.load(images, mmap_mode="r")
+    data = inputs.images(images)
     config.check_dsprites(params, n_images=len(data))
+    check_studies(params)
     cfg = member_config(params, study=study, value=value, gating=gating, seed=seed)
-    pair_index = pd.read_parquet(groups).to_numpy() if cfg.gated else None
+    pair_index = inputs.table(groups).to_numpy() if cfg.gated else None
     name = f"{study}-{value:g}-{gating}-{seed}"
     result = train(data, pair_index, cfg, checkpoint_dir=f"checkpoints/studies/{name}")
     names = list(spec.FACTOR_NAMES)
-    metrics, _ = evaluate_model(result.model, data, pd.read_parquet(factors)[names].to_numpy(),
+    metrics, _ = evaluate_model(result.model, data, inputs.table(factors)[names].to_numpy(),
                                 pixel_max=cfg.pixel_max, partition_sizes=cfg.partitions,
                                 intended=config.intended_partition(config.partitions(params)),
                                 factor_names=names, settings=config.eval_settings(params))

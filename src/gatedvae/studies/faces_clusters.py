@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gatedvae import inputs
 from gatedvae.atomic import save_json
 from gatedvae.faces import config
 from gatedvae.faces.spec import PARTITIONS
 from gatedvae.params import check, number
+from gatedvae.studies.config import check_studies
 
 log = logging.getLogger(__name__)
 STUDY = "studies.faces_clusters"
@@ -52,8 +54,9 @@ def member(params, *, gating: str, clusters: int | None, seed: int, images: str,
     if gated:
         check(clusters >= 2, f"{STUDY}.counts", f"must be integers >= 2, got {clusters}")
         check(features is not None, f"{STUDY}.counts", "a gated member needs --features (the pose and AU features)")
-    data = np.asarray(np.load(images, mmap_mode="r"))
+    data = np.asarray(inputs.images(images))
     config.check_faces(params, n_images=len(data))
+    check_studies(params)
     truth = load_ground_truth(raw, aligned)
     if truth is None:
         log.warning("no ground-truth factors (real CelebA): this member records the pair variance "

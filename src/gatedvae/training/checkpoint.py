@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import torch
 
 from gatedvae.atomic import atomic_path
+from gatedvae.errors import InputError
 from gatedvae.training.config import TrainConfig
 from gatedvae.training.models import build_net
 from gatedvae.training.models.base import VAE
@@ -19,7 +21,14 @@ def save_model(path, model: VAE, cfg: TrainConfig, **extra) -> None:
 
 
 def load_model(path) -> tuple[VAE, TrainConfig, dict]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not Path(path).is_file():
+        raise InputError(path, "not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        state["config"], state["state_dict"]
+    except Exception as e:  # torch raises RuntimeError, EOFError, UnpicklingError... on bad bytes
+        raise InputError(path, f"not a readable model file (truncated or corrupt?): "
+                               f"{type(e).__name__}: {e}") from e
     cfg = TrainConfig(**state["config"])
     model = build_net(cfg.net, latent_dim=cfg.latent_dim, image_size=cfg.image_size, hidden=cfg.hidden)
     model.load_state_dict(state["state_dict"])

@@ -6,12 +6,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 GATINGS = ("gated", "ungated")
+NET_NAMES = ("mlp", "conv")  # the nets training/models registers (a test keeps the two equal)
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # gatedvae.devices checks CUDA is there
 PARTITION_ORDERS = ("round_robin", "random")
 PRECISIONS = ("fp32", "bf16", "tf32", "fp16")  # training/precision.py says what each does
 CUDA_ONLY_PRECISIONS = ("tf32", "fp16")
+
+# TrainConfig's remedies for posterior collapse (faces.recipes.<recipe> sets them)
+REMEDIES = ("kl_warmup", "self_target_prob", "self_target_partitions", "ungated_warmup_epochs",
+            "free_bits")
 
 # Each regulariser's weights and their defaults (the classes in objectives.py use these);
 # register_objective adds the defaults of any other regulariser.
@@ -77,6 +84,10 @@ class TrainConfig:
                                       f"not latent_dim = {self.latent_dim}"))
         if any(int(s) < 1 for s in self.partitions):
             out.append(("partitions", f"every partition needs at least one dim, got {self.partitions}"))
+        if self.net not in NET_NAMES:
+            out.append(("net", f"names unknown net {self.net!r}; known: {list(NET_NAMES)}"))
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            out.append(("device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}"))
         if self.objective not in OBJECTIVE_DEFAULTS:
             out.append(("objective", f"unknown model {self.objective!r}; known: {sorted(OBJECTIVE_DEFAULTS)}"))
         else:
