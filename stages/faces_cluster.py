@@ -1,8 +1,8 @@
 """Stage faces_cluster: k-means of pose and AU features into the pair index groups.parquet."""
 
-from gatedvae.faces.prepare import cluster
+from gatedvae.faces.prepare import cluster_faces
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":
-    run(cluster, __doc__, arg("--features"), arg("--aligned"), arg("--out", help="groups.parquet"),
+    run(cluster_faces, __doc__, arg("--features"), arg("--aligned"), arg("--out", help="groups.parquet"),
         arg("--stats", help="cluster statistics JSON"))

@@ -1,7 +1,7 @@
 """Stage faces_greyscale: aligned RGB crops to uint8 greyscale [N, H, W], plus a contact sheet."""
 
-from gatedvae.faces.prepare import greyscale
+from gatedvae.faces.prepare import greyscale_faces
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":
-    run(greyscale, __doc__, arg("--aligned"), arg("--out", help="grey.npy"), arg("--sheet", help="contact sheet PNG"))
+    run(greyscale_faces, __doc__, arg("--aligned"), arg("--out", help="grey.npy"), arg("--sheet", help="contact sheet PNG"))

@@ -123,7 +123,7 @@ def test_pair_variance_explained_known_answers():
 
 @pytest.mark.parametrize("path,value,message", [
     ("acquire.source", "web", "faces.acquire.source` must be one of"),
-    ("acquire.synthetic.n_imgs", 5, "faces.acquire.synthetic` unknown synthetic options \\['n_imgs'\\]"),
+    ("acquire.synthetic.n_imgs", 5, "unknown key `faces.acquire.synthetic.n_imgs`; did you mean `faces.acquire.synthetic.n_images`"),
     ("align.image_set", "cropped", "faces.align.image_set` must be one of"),
     ("features.extractor", "dlib", "faces.features.extractor` must be one of"),
     ("cluster.expression_aus", ["AU99_r"], "faces.cluster.expression_aus` must be `all` or a list"),

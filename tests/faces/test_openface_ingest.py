@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from gatedvae.errors import StageError
 from gatedvae.faces import extractors, features, prepare
 from gatedvae.faces.openface import OpenFaceFormatError
 from gatedvae.params import ParamError, load as load_params
@@ -104,11 +105,11 @@ def test_stray_files_in_the_image_folder_change_nothing(tmp_path, tiny_celeba):
     params["faces"]["features"]["extractor"] = "openface"
     params["faces"]["features"]["openface"]["csv"] = "openface/img_celeba.csv"
     params["faces"]["align"]["image_set"] = "wild"
-    prepare.features(params, raw=str(raw), out=str(tmp_path / "a.parquet"), report=str(tmp_path / "a.json"))
+    prepare.extract_features(params, raw=str(raw), out=str(tmp_path / "a.parquet"), report=str(tmp_path / "a.json"))
     (raw / "img_celeba" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (raw / "img_celeba" / "000000_notes.txt").write_text("mine")
     (raw / "img_celeba" / "Thumbs.db").write_bytes(b"x")
-    prepare.features(params, raw=str(raw), out=str(tmp_path / "b.parquet"), report=str(tmp_path / "b.json"))
+    prepare.extract_features(params, raw=str(raw), out=str(tmp_path / "b.parquet"), report=str(tmp_path / "b.json"))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
     report = yaml.safe_load((tmp_path / "b.json").read_text())
     assert report["counts"]["ignored_files"]["hidden"] == 1
@@ -123,8 +124,23 @@ def test_an_image_set_the_raw_folder_lacks_is_an_error_naming_the_key(tmp_path, 
     params["faces"]["align"]["image_set"] = "aligned"    # the tiny set has img_celeba/ only
     with pytest.raises(ParamError, match=r"`faces.align.image_set` aligned reads .*img_align_celeba/ and .*"
                                          r"img_align_celeba, list_landmarks_align_celeba.txt is not in"):
-        prepare.align(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
+        prepare.align_faces(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
     params["faces"]["acquire"]["source"] = "synthetic"
     with pytest.raises(ParamError, match="`faces.align.image_set` must be `wild` with faces.acquire.source: synthetic"):
-        prepare.align(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
+        prepare.align_faces(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
     assert not (tmp_path / "aligned").exists()
+
+
+def test_no_alignable_image_is_a_stage_error_naming_the_report(tmp_path, tiny_celeba):
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny_celeba[0], raw)
+    landmarks = raw / "list_landmarks_celeba.txt"
+    lines = landmarks.read_text().splitlines()
+    landmarks.write_text("\n".join(["0", lines[1]]) + "\n")  # the count line and the header, no rows
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    apply_scale("tiny", tmp_path / "params.yaml", ROOT / "configs" / "scales")
+    params = load_params(tmp_path / "params.yaml")
+    with pytest.raises(StageError, match=r"no image in .*img_celeba could be aligned; the reasons are in .*report.json"):
+        prepare.align_faces(params, raw=str(raw), out=str(tmp_path / "aligned"))
+    report = yaml.safe_load((tmp_path / "aligned" / "report.json").read_text())
+    assert report["n_aligned"] == 0 and report["n_failed"] == 48

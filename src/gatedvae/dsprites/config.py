@@ -17,7 +17,7 @@ from gatedvae.dsprites.spec import DSPRITES_MD5, DSPRITES_URL, FACTOR_NAMES, N_G
 from gatedvae.evaluation.settings import EvalSettings
 from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
 from gatedvae.schema import check_keys
-from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
+from gatedvae.training.config import GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
 
 # TrainConfig field -> the params.yaml key it comes from (for error messages)
 TRAIN_KEYS = {
@@ -98,7 +98,7 @@ def train_config(params: dict, *, model: str, gating: str, seed: int, pixel_max:
         check(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0,
               f"{objective_key}.{key}", f"must be a number >= 0, got {value!r}")
     cfg = TrainConfig(
-        net=get(params, "dsprites.net.name"),
+        net=choice(params, "dsprites.net.name", NET_NAMES),
         hidden=number(params, "dsprites.net.hidden", integer=True, positive=True),
         latent_dim=number(params, "dsprites.net.latent_dim", integer=True, positive=True),
         partitions=list(sizes),

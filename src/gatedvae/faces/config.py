@@ -16,7 +16,8 @@ from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITI
                                  SyntheticConfig, config_from_dict)
 from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
 from gatedvae.schema import check_keys
-from gatedvae.training.config import GATINGS, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, REMEDIES, TrainConfig
+from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, REMEDIES,
+                                      TrainConfig)
 
 KEYS = {"net": "net", "hidden": "hidden", "latent_dim": "partition_sizes", "partitions": "partition_sizes",
         "objective": "objective", "objective_params": "objective_params", "epochs": "epochs",
@@ -200,7 +201,7 @@ def train_config(params: dict, *, gating: str, image_size: int, recipe: str = "f
     objective_params = get(params, f"{key}.objective_params", {}) or {}
     check(isinstance(objective_params, dict), f"{key}.objective_params", "must be a mapping of weights")
     cfg = TrainConfig(
-        net=get(params, f"{key}.net"),
+        net=choice(params, f"{key}.net", NET_NAMES),
         hidden=number(params, f"{key}.hidden", integer=True, positive=True),
         latent_dim=sum(sizes), partitions=list(sizes),
         objective=objective, objective_params=dict(objective_params),

@@ -36,7 +36,7 @@ def image_files(folder: Path) -> list[str]:
     return listing.images
 
 
-def acquire(params, *, source: str, out: str) -> None:
+def acquire_faces(params, *, source: str, out: str) -> None:
     """CelebA (synthetic, what the researcher has at `source`, or a download) into the raw
     folder. `source` is faces.acquire.path, templated into dvc.yaml as a dependency."""
     from gatedvae.faces import acquire as celeba_acquire, synthetic
@@ -80,7 +80,7 @@ def _check_image_set_present(raw: Path, chosen: str) -> None:
                          f"the image set your CelebA has, or add it (docs/faces.md, \"Real data\")")
 
 
-def align(params, *, raw: str, out: str) -> int:
+def align_faces(params, *, raw: str, out: str) -> None:
     """5-landmark similarity alignment and crop of every image on disk."""
     from gatedvae.faces import align as aligner, celeba
 
@@ -115,12 +115,11 @@ def align(params, *, raw: str, out: str) -> int:
              len(result.image_ids), len(ids), seconds, len(ids) / max(seconds, 1e-9),
              len(result.failures), f" (see {out}/report.json)" if result.failures else "")
     if not result.image_ids:
-        print(f"error: no image could be aligned; reasons in {out}/report.json", file=sys.stderr)
-        return 1
-    return 0
+        raise StageError(f"no image in {raw / folder} could be aligned; the reasons are in "
+                         f"{out}/report.json (landmarks: {raw / landmark_file})")
 
 
-def greyscale(params, *, aligned: str, out: str, sheet: str) -> None:
+def greyscale_faces(params, *, aligned: str, out: str, sheet: str) -> None:
     """Aligned RGB crops to uint8 greyscale [N, H, W], plus a contact sheet."""
     from gatedvae.faces import greyscale as grey
     from gatedvae.faces.figures import save_contact_sheet
@@ -133,7 +132,7 @@ def greyscale(params, *, aligned: str, out: str, sheet: str) -> None:
     log.info("wrote %s %s and %s", list(images.shape), images.dtype, sheet)
 
 
-def features(params, *, raw: str, out: str, report: str) -> None:
+def extract_features(params, *, raw: str, out: str, report: str) -> None:
     """Head pose and AU features per image (matched by file name) into features.parquet."""
     from gatedvae.faces import extractors, features as feature_table
 
@@ -175,7 +174,7 @@ def features(params, *, raw: str, out: str, report: str) -> None:
     log.info("%s: %d of %d images have features", extractor, int(frame["success"].sum()), len(image_ids))
 
 
-def cluster(params, *, features: str, aligned: str, out: str, stats: str) -> None:
+def cluster_faces(params, *, features: str, aligned: str, out: str, stats: str) -> None:
     """k-means of pose and AU features into the pair index groups.parquet."""
     from gatedvae.faces import clustering, features as feature_table
 

@@ -70,8 +70,19 @@ class FigureDir:
 
 
 def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs, figures: FigureDir) -> None:
+    """The dSprites results: Table I, paired differences, per-factor NRMSE, the other metrics,
+    held-out ELBO, figures of the first seed and the training curves."""
     models, seeds = P.get(params, "dsprites.sweep.models"), P.get(params, "dsprites.sweep.seeds")
-    runs = inputs.runs
+    table1(report, params, metrics, inputs, models, seeds)
+    paired_differences(report, metrics, models)
+    informativeness_per_factor(report, inputs, models, seeds)
+    other_metrics(report, metrics, models)
+    held_out(report, params, metrics, models)
+    run_figures(report, inputs.runs, figures, models, seeds[0])
+    training_curves(report, inputs.curves, figures)
+
+
+def table1(report: Report, params: dict, metrics: dict, inputs: Inputs, models: list, seeds: list) -> None:
     report.heading("dSprites: Table I side by side with the paper")
     report.paragraph(f"{len(models)} models x gated/un-gated x {len(seeds)} seed(s); "
                      f"{P.get(params, 'dsprites.acquire.n_images') or 737280} images, "
@@ -81,30 +92,31 @@ def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs
                      "I = informativeness as NRMSE (lower is better); ours as mean ± std over seeds.")
     report.markdown(side_by_side_markdown(metrics, paper_table(inputs.paper)))
 
+
+def paired_differences(report: Report, metrics: dict, models: list) -> None:
     report.heading("Gated minus un-gated, paired by seed (95% confidence interval)", 3)
-    rows = []
-    for model in models:
-        diff = metrics[model].get("gated_minus_ungated", {})
-        for reg in REGRESSOR_KEYS.values():
-            cells = [model, reg]
-            for leaf in ("disentanglement", "completeness", "informativeness", "placement"):
-                d = diff.get(reg, {}).get(leaf)
-                if d is None:
-                    cells.append(None)
-                elif d.get("ci95_low") is None:
-                    cells.append(f"{d['mean']:+.3f} (n={d['n']}, no interval)")
-                else:
-                    mark = " **excludes 0**" if d.get("excludes_zero") else ""
-                    cells.append(f"{d['mean']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]{mark}")
-            rows.append(cells)
+
+    def cell(d):
+        if d is None:
+            return None
+        if d.get("ci95_low") is None:
+            return f"{d['mean']:+.3f} (n={d['n']}, no interval)"
+        mark = " **excludes 0**" if d.get("excludes_zero") else ""
+        return f"{d['mean']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]{mark}"
+
+    rows = [[model, reg] + [cell(metrics[model].get("gated_minus_ungated", {}).get(reg, {}).get(leaf))
+                            for leaf in ("disentanglement", "completeness", "informativeness", "placement")]
+            for model in models for reg in REGRESSOR_KEYS.values()]
     report.table(["Model", "Regressor", "Δ D", "Δ C", "Δ I (NRMSE)", "Δ placement"], rows)
 
+
+def informativeness_per_factor(report: Report, inputs: Inputs, models: list, seeds: list) -> None:
     report.heading("Informativeness per factor (NRMSE) beside the supplement's Table 2", 3)
     paper = paper_informativeness_per_factor(inputs.paper_per_factor)
     rows = []
     for model in models:
         for gating in GATINGS:
-            per_seed = [json.loads((runs / run_key(model, gating, s) / "eval" / "metrics.json").read_text())
+            per_seed = [json.loads((inputs.runs / run_key(model, gating, s) / "eval" / "metrics.json").read_text())
                         for s in seeds]
             for reg_paper, reg in REGRESSOR_KEYS.items():
                 ours = [np.mean([m[reg]["informativeness"]["per_factor"][f] for m in per_seed])
@@ -116,19 +128,20 @@ def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs
                                                     for o, t in zip(ours, theirs)])
     report.table(["Model", "Gating", "Regressor"] + [f"{f}: ours / paper" for f in FACTOR_NAMES], rows)
 
+
+def other_metrics(report: Report, metrics: dict, models: list) -> None:
     report.heading("Other disentanglement metrics", 3)
-    rows = []
-    for model in models:
-        for gating in GATINGS:
-            m = metrics[model][gating]
-            rows.append([model, gating] + [m[k]["mean"] for k in ("factor_vae_metric", "beta_vae_metric", "mig")]
-                        + [m[r]["placement"]["mean"] for r in ("lasso", "rf")])
+    rows = [[model, gating] + [metrics[model][gating][k]["mean"] for k in ("factor_vae_metric", "beta_vae_metric", "mig")]
+            + [metrics[model][gating][r]["placement"]["mean"] for r in ("lasso", "rf")]
+            for model in models for gating in GATINGS]
     report.table(["Model", "Gating", "FactorVAE metric", "beta-VAE metric", "MIG",
                   "placement (Lasso)", "placement (RF)"], rows)
     report.paragraph("Placement: the share of each factor's importance that lies in the partition "
                      "its pairs were built for (mean over factors); 0.25 is what a code with no "
                      "preference for its partition would score with four equal partitions.")
 
+
+def held_out(report: Report, params: dict, metrics: dict, models: list) -> None:
     report.heading("Held-out reconstruction error and ELBO", 3)
     rows = []
     for model in models:
@@ -143,26 +156,28 @@ def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs
                      "of z. A gated encoder is trained to reconstruct pair partners, so its own "
                      "reconstructions are expected to be worse until the decoder is fine-tuned.")
 
-    seed = seeds[0]
+
+def run_figures(report: Report, runs: Path, figures: FigureDir, models: list, seed: int) -> None:
+    """Each model's un-gated and gated figure side by side, per kind of figure."""
+    def pair(model: str, figure: str, label: str = "") -> list:
+        return [(figures.copy(runs / run_key(model, g, seed) / "eval" / f"{figure}.png",
+                              f"{run_key(model, g, seed)}_{figure}.png"), f"{model} {g}{label}") for g in GATINGS]
+
     report.heading(f"Hinton diagrams (seed {seed}): un-gated left, gated right", 3)
     for model in models:
         for reg in ("lasso", "rf"):
-            report.figures([(figures.copy(runs / run_key(model, g, seed) / "eval" / f"hinton_{reg}.png",
-                                         f"{run_key(model, g, seed)}_hinton_{reg}.png"),
-                             f"{model} {g} ({reg})") for g in GATINGS])
+            report.figures(pair(model, f"hinton_{reg}", f" ({reg})"))
     report.heading(f"Reconstructions before and after decoder fine-tuning (seed {seed})", 3)
     for model in models:
-        report.figures([(figures.copy(runs / run_key(model, g, seed) / "eval" / "reconstructions.png",
-                                         f"{run_key(model, g, seed)}_reconstructions.png"),
-                         f"{model} {g}") for g in GATINGS])
+        report.figures(pair(model, "reconstructions"))
     report.heading(f"Latent traversals per partition (seed {seed}, fine-tuned decoder)", 3)
     for model in models:
-        report.figures([(figures.copy(runs / run_key(model, g, seed) / "eval" / "traversals.png",
-                                         f"{run_key(model, g, seed)}_traversals.png"),
-                         f"{model} {g}") for g in GATINGS])
+        report.figures(pair(model, "traversals"))
 
+
+def training_curves(report: Report, curves_csv: Path, figures: FigureDir) -> None:
     report.heading("Training curves", 3)
-    curves = pd.read_csv(inputs.curves)
+    curves = pd.read_csv(curves_csv)
     names = sorted(curves["run"].unique())
     epochs = sorted(curves["epoch"].unique())
     table = curves.pivot(index="run", columns="epoch", values="loss").reindex(index=names, columns=epochs)
@@ -195,9 +210,6 @@ def studies_section(report: Report, inputs: Inputs) -> None:
         faces_clusters_section(report, inputs.studies / "faces_clusters.csv", inputs.study_figures)
 
 
-COLLAPSED_KL = 0.1  # nats per image: below this the code carries (almost) nothing about the input
-
-
 def faces_clusters_section(report: Report, path: Path, study_figures: Path) -> None:
     frame = pd.read_csv(path).sort_values(["gating", "clusters"])
     report.heading("faces: number of k-means clusters", 3)
@@ -206,15 +218,12 @@ def faces_clusters_section(report: Report, path: Path, study_figures: Path) -> N
                      "Few clusters: partners share little; many: partners are the anchor's nearest "
                      "neighbours. Pair variance: the share of pixel variance a partition's pairs have "
                      "in common. Every member trains with the main faces run's recipe. A member is "
-                     "collapsed when a partition has no active latent dim on a seed (or, in records "
-                     f"without that diagnostic, its test KL is under {COLLAPSED_KL} nats per image): "
-                     "its placement then says nothing.")
+                     "collapsed when a partition has no active latent dim on a seed: its placement "
+                     "then says nothing.")
     has_truth = "rf_placement_pose_mean" in frame
 
-    def collapsed(r):  # a partition without an active dim on some seed; older rows: the KL
-        if "collapsed_mean" in r:
-            return "yes" if r["collapsed_mean"] > 0 else "no"
-        return "yes" if r["test_kl_mean"] < COLLAPSED_KL else "no"
+    def collapsed(r):  # a partition without an active dim on some seed
+        return "yes" if r["collapsed_mean"] > 0 else "no"
 
     def cell(r, column):
         return f"{r[column + '_mean']:.3f} ± {r[column + '_std']:.3f}" if f"{column}_mean" in r else None

@@ -147,6 +147,40 @@ def step_plan(cfg: TrainConfig, sampler: PairSampler | None, masks: torch.Tensor
     return sampler.targets(anchors, p, g), masks[p]
 
 
+def _resume(checkpoint: Path, fingerprint: str, device, epochs: int, **state_of) -> tuple[list[dict], int]:
+    """(history, epochs done) from the last checkpoint of this very run, loading the states of
+    `state_of` (model, optimizer, objective) in place; ([], 0) when there is none."""
+    if not checkpoint.exists():
+        return [], 0
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        print(f"ignoring {checkpoint}: it belongs to another config or data set")
+        return [], 0
+    for key, module in state_of.items():
+        module.load_state_dict(state[key])
+    print(f"resuming from {checkpoint} after epoch {state['epoch']}/{epochs}")
+    return state["history"], state["epoch"]
+
+
+def _save_checkpoint(checkpoint: Path, fingerprint: str, epochs_done: int, history: list[dict],
+                     **state_of) -> None:
+    with atomic_path(checkpoint) as tmp:
+        torch.save({"fingerprint": fingerprint, "epoch": epochs_done,
+                    **{key: module.state_dict() for key, module in state_of.items()},
+                    "history": history}, tmp)
+
+
+def _epoch_row(epoch: int, totals: dict, steps: int, model: VAE, probe: torch.Tensor, cfg: TrainConfig,
+               names: list[str]) -> dict:
+    """An epoch's mean losses and the collapse diagnostics on the fixed probe images."""
+    row = {"epoch": epoch + 1, **{k: float(v) / steps for k, v in totals.items()}}
+    diagnostics = collapse_diagnostics(model, probe, cfg.partitions, pixel_max=cfg.pixel_max, names=names)
+    clash = sorted(set(diagnostics) & set(row))
+    if clash:  # a diagnostic must never overwrite a training loss in the log
+        raise KeyError(f"collapse diagnostics {clash} clash with the training row's keys {sorted(row)}")
+    return {**row, **diagnostics}
+
+
 def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *,
          mode: str, epochs: int, lr: float, checkpoint_dir: Path, log_dir: Path | None,
          progress: bool, on_epoch_end=None, partition_names_given=None) -> TrainResult:
@@ -188,18 +222,8 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     fingerprint = f"{mode}:{cfg.fingerprint()}:{epochs}:{lr}:{_data_fingerprint(images, groups)}"
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = checkpoint_dir / "last.pt"
-    history: list[dict] = []
-    start_epoch = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            objective.load_state_dict(state["objective"])
-            history, start_epoch = state["history"], state["epoch"]
-            print(f"resuming from {checkpoint} after epoch {start_epoch}/{epochs}")
-        else:
-            print(f"ignoring {checkpoint}: it belongs to another config or data set")
+    history, start_epoch = _resume(checkpoint, fingerprint, device, epochs,
+                                   model=model, optimizer=optimizer, objective=objective)
     live = _Live(log_dir, history)
 
     seen, t0 = 0, time.perf_counter()
@@ -247,17 +271,10 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
             for key, value in {"loss": loss, "recon": recon, "regulariser": reg, **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value.detach()
             seen += len(anchors)
-        row = {"epoch": epoch + 1, **{k: float(v) / steps for k, v in totals.items()}}
-        diagnostics = collapse_diagnostics(model, probe, cfg.partitions, pixel_max=cfg.pixel_max, names=names)
-        clash = sorted(set(diagnostics) & set(row))
-        if clash:  # a diagnostic must never overwrite a training loss in the log
-            raise KeyError(f"collapse diagnostics {clash} clash with the training row's keys {sorted(row)}")
-        row.update(diagnostics)
+        row = _epoch_row(epoch, totals, steps, model, probe, cfg, names)
         history.append(row)
-        with atomic_path(checkpoint) as tmp:
-            torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "objective": objective.state_dict(),
-                        "history": history}, tmp)
+        _save_checkpoint(checkpoint, fingerprint, epoch + 1, history,
+                         model=model, optimizer=optimizer, objective=objective)
         live.log(row)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)

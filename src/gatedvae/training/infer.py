@@ -6,12 +6,19 @@ import numpy as np
 import torch
 
 from gatedvae import timing
+from gatedvae.errors import StageError
 from gatedvae.training.models.base import VAE
 
 
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):  # params validation says so first; this guards a skipped check
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if index >= count:
+            raise StageError(f"device {device!r} asked for, but torch sees {count} CUDA device(s) here "
+                             f"(torch {torch.__version__}): set the train section's `device` to auto or cpu")
     return torch.device(device)
 
 
