@@ -15,7 +15,7 @@ from gatedvae.dsprites.table1 import (
     side_by_side_markdown,
 )
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "reference"
 T_975_DOF1 = 12.706204736174707  # Student's t, 97.5% quantile, 1 degree of freedom
 
 

@@ -11,7 +11,7 @@ import pytest
 from gatedvae.dsprites import data as D
 from gatedvae.dsprites import official as O
 
-GIF = Path(__file__).resolve().parents[1] / "reference" / "dsprites_official.gif"
+GIF = Path(__file__).resolve().parents[2] / "reference" / "dsprites_official.gif"
 SQUARE, ELLIPSE, HEART = 0, 1, 2
 # Areas at orientation 0, scale classes 0..5, counted in the official frames (reference/README.md).
 OFFICIAL_AREAS = {SQUARE: [100, 144, 196, 256, 324, 400],

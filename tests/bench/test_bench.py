@@ -18,7 +18,7 @@ from gatedvae.bench.paper_scale import projection
 from gatedvae.cli import main
 from gatedvae.dsprites.spec import N_GRID
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NETS = ("mlp h256 b128", "conv h256 b64")
 
 

@@ -17,7 +17,7 @@ from gatedvae.params import ParamError
 from gatedvae.schema import nearest, unknown_keys
 from gatedvae.validate import CHECKED, check_params
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

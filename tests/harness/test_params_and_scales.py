@@ -12,7 +12,7 @@ from gatedvae.dsprites.config import check_dsprites, intended_partition, partiti
 from gatedvae.params import ParamError
 from gatedvae.scales import apply_scale, flatten
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from dsprites_npz import REMOVE, official_arrays, py2_pickle, write_npz, write_o
 from gatedvae.dsprites import data as D
 from gatedvae.download import DownloadError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SQUARE, ELLIPSE, HEART = 0, 1, 2
 
 

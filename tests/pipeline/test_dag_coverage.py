@@ -13,7 +13,7 @@ import pytest
 
 from dag_imports import entry_points, project_modules, uncovered
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TOY = {
     "params.yaml": "extras: [helper, other]\n",

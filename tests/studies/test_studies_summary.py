@@ -276,3 +276,14 @@ def test_missing_baseline_member_is_named_too(tmp_path):
     with pytest.raises(StageError, match="ungated-0.json"):
         summarise_studies(params, members_dir=str(tmp_path / "members"), tables=str(tmp_path / "tables"),
                           figures=str(tmp_path / "figures"))
+
+
+def test_study_summary_refuses_a_repeated_seed(tmp_path):
+    """DVC runs a repeated matrix member once: a repeat is an error naming the key, never a
+    member counted twice."""
+    write_members(tmp_path / "m", studies_params(beta_seeds=(0,)))
+    params = studies_params(beta_seeds=(0, 0))
+    with pytest.raises(P.ParamError, match="studies.beta_sweep.seeds"):
+        summarise_studies(params, members_dir=str(tmp_path / "m"), tables=str(tmp_path / "t"),
+                          figures=str(tmp_path / "f"))
+    assert not (tmp_path / "t").exists()

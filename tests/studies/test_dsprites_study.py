@@ -12,7 +12,7 @@ from gatedvae import params as P
 from gatedvae.dsprites import config
 from gatedvae.studies.dsprites import member_config, member_summary
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

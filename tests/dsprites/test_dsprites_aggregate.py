@@ -17,7 +17,7 @@ from gatedvae import params as P
 from gatedvae.dsprites.aggregate import aggregate, run_summary
 from gatedvae.errors import StageError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "reference" / "paper_table1.csv"
 
 # Every leaf of one run's eval/metrics.json (the layout gatedvae.dsprites.evaluate writes), each
@@ -258,4 +258,13 @@ def test_bad_sweep_params_name_the_key(tmp_path):
     params = sweep_params()
     params["dsprites"]["sweep"]["models"] = ["no_such_model"]
     with pytest.raises(P.ParamError, match="dsprites.sweep.models"):
+        aggregate(params, runs=str(runs), paper=str(PAPER), **outputs(tmp_path))
+
+
+def test_a_duplicate_seed_is_a_param_error(tmp_path):
+    """DVC runs a repeated matrix member once: a repeat is an error naming the key."""
+    runs = make_runs(tmp_path)
+    params = sweep_params()
+    params["dsprites"]["sweep"]["seeds"] = [0, 0]
+    with pytest.raises(P.ParamError, match="dsprites.sweep.seeds"):
         aggregate(params, runs=str(runs), paper=str(PAPER), **outputs(tmp_path))

@@ -14,7 +14,7 @@ from gatedvae.faces import features
 from gatedvae.faces.spec import AU_INTENSITIES, PARTITIONS
 from gatedvae.studies.faces_clusters import pair_groups
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N = 30
 IDS = [f"{i:06d}.jpg" for i in range(N)]
 # three well-separated blobs per partition, crossed: image i has pose blob i % 3 and
