@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -85,3 +86,51 @@ def test_cli_dag_prints_the_task_graph(toy):
         "other  <- acquire",
         "aggregate  <- train@a-0, train@b-0",
     ]
+
+
+def _diamond():
+    from gatedvae.orchestration.dag import Dag, StageSpec
+
+    specs = [StageSpec("prep", "dvc.yaml", "c"), StageSpec("a", "dvc.yaml", "c", upstream=("prep",)),
+             StageSpec("b", "dvc.yaml", "c", upstream=("prep",)), StageSpec("c", "dvc.yaml", "c", upstream=("prep",)),
+             StageSpec("report", "dvc.yaml", "c", upstream=("a", "b", "c"))]
+    return Dag(Path("."), tuple(specs))
+
+
+def test_walk_starts_each_stage_after_its_upstream_and_at_most_max_parallel_at_once():
+    from gatedvae.orchestration.dag import walk
+
+    started, peak = [], []
+
+    def wait(running):  # finish the oldest running stage
+        peak.append(len(running))
+        name = next(iter(running))
+        return [(name, f"done {name}")]
+
+    outcomes = walk(_diamond(), 2, lambda spec: started.append(spec.name) or spec.name, wait)
+    assert started == ["prep", "a", "b", "c", "report"] and max(peak) == 2
+    assert outcomes == {n: f"done {n}" for n in started}
+
+
+def test_walk_skips_what_a_failure_feeds_and_lets_wait_retry():
+    from gatedvae.orchestration.dag import walk
+
+    attempts = {}
+
+    def start(spec):
+        attempts[spec.name] = attempts.get(spec.name, 0) + 1
+        return spec.name
+
+    def wait(running):
+        done = []
+        for name in list(running):
+            if name == "b" and attempts["b"] == 1:  # a lost worker: submitted again
+                running["b"] = start(_diamond()["b"])
+                continue
+            done.append((name, "failed" if name == "c" else "ok"))
+        return done
+
+    outcomes = walk(_diamond(), 4, start, wait, skip=lambda spec, failed: f"not ready: {failed}",
+                    succeeded=lambda outcome: outcome == "ok")
+    assert outcomes == {"prep": "ok", "a": "ok", "b": "ok", "c": "failed", "report": "not ready: ['c']"}
+    assert attempts == {"prep": 1, "a": 1, "b": 2, "c": 1}

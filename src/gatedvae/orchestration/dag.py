@@ -16,7 +16,7 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Any, Callable, Iterable, Sequence, Union
 
 RetryDelay = Union[float, tuple[float, ...], None]
 
@@ -25,6 +25,10 @@ KNOWN_META = {"gpu", "retries", "retry_delay_seconds"}
 
 class DagError(ValueError):
     """dvc.yaml cannot be turned into a task graph; the message names the file and stage."""
+
+
+class PipelineFailed(RuntimeError):
+    """A pipeline run could not go on (its message says why)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,39 @@ class Dag:
                     wanted.add(up)
                     todo.append(up)
         return Dag(self.root, tuple(s for s in self.stages if s.name in wanted))
+
+
+def walk(dag: Dag, max_parallel: int, start: Callable[[StageSpec], Any],
+         wait: Callable[[dict[str, Any]], list[tuple[str, Any]]],
+         skip: Callable[[StageSpec, list[str]], Any] | None = None,
+         succeeded: Callable[[Any], bool] = lambda outcome: True) -> dict[str, Any]:
+    """The one scheduler over the DAG (the local flow's and per-stage dispatch's): start each
+    stage once all its upstream stages have finished, at most `max_parallel` at a time.
+
+    start(spec) returns a handle; wait(running) blocks until some are done and returns
+    [(name, outcome)] for them (it may put a new handle in `running`, for a retry). With `skip`,
+    a stage whose upstream did not succeed is never started: skip(spec, failed upstream) is its
+    outcome. Returns stage name -> outcome."""
+    pending, outcomes, running = list(dag.stages), {}, {}
+    while pending or running:
+        if skip is not None:
+            for spec in list(pending):
+                failed = [u for u in spec.upstream if u in outcomes and not succeeded(outcomes[u])]
+                if failed:
+                    pending.remove(spec)
+                    outcomes[spec.name] = skip(spec, failed)
+        ready = [s for s in pending if all(u in outcomes for u in s.upstream)]
+        for spec in ready[: max(0, max_parallel - len(running))]:
+            pending.remove(spec)
+            running[spec.name] = start(spec)
+        if not running:
+            if pending:
+                raise PipelineFailed(f"stages never became ready: {[s.name for s in pending]}")
+            break
+        for name, outcome in wait(running):
+            del running[name]
+            outcomes[name] = outcome
+    return outcomes
 
 
 def _meta(stage, dvcfile: str) -> dict:

@@ -34,9 +34,8 @@ from typing import Any, Optional
 from prefect import flow, get_run_logger
 
 from gatedvae.orchestration.checkoutlock import exclusive_checkout
-from gatedvae.orchestration.dag import Dag, StageSpec, load_dag
+from gatedvae.orchestration.dag import Dag, PipelineFailed, StageSpec, load_dag, walk
 from gatedvae.orchestration.dvccli import child_env, run_dvc
-from gatedvae.orchestration.flow import PipelineFailed
 from gatedvae.orchestration.stageflow import STAGE_FLOW_NAME
 from gatedvae.orchestration.stagestate import default_remote
 
@@ -195,24 +194,11 @@ def _message_json(message: str | None) -> dict:
 
 
 def _fan_out(coordinator: Coordinator, dag: Dag, max_parallel: int, poll_seconds: float) -> dict[str, Outcome]:
-    pending = list(dag.stages)
-    outcomes: dict[str, Outcome] = {}
-    running: dict[str, Attempt] = {}
-    while pending or running:
-        for spec in list(pending):
-            bad = [u for u in spec.upstream if u in outcomes and outcomes[u].state != "Completed"]
-            if bad:
-                pending.remove(spec)
-                outcomes[spec.name] = Outcome("NotReady", message=f"upstream {', '.join(bad)} did not complete")
-        ready = [s for s in pending if all(u in outcomes for u in s.upstream)]
-        for spec in ready[: max(0, max_parallel - len(running))]:
-            pending.remove(spec)
-            running[spec.name] = coordinator.submit(spec, 1)
-        if not running:
-            if pending:
-                raise PipelineFailed(f"stages never became ready: {[s.name for s in pending]}")
-            break
+    """Each stage a flow run on the pool (dag.walk), polled every `poll_seconds`; a crashed or
+    cancelled attempt (a lost worker) is submitted again up to the coordinator's crash retries."""
+    def wait(running: dict[str, Attempt]) -> list[tuple[str, Outcome]]:
         time.sleep(poll_seconds)
+        done = []
         for name, attempt in list(running.items()):
             outcome = coordinator.check(attempt)
             if outcome is None:
@@ -222,15 +208,18 @@ def _fan_out(coordinator: Coordinator, dag: Dag, max_parallel: int, poll_seconds
                                            name, attempt.number, outcome.state.lower(), outcome.message)
                 running[name] = coordinator.submit(dag[name], attempt.number + 1)
                 continue
-            del running[name]
-            outcomes[name] = outcome
             if outcome.state == "Completed":
                 info = outcome.info
                 coordinator.logger.info("Stage %s: %s on %s", name, info.get("action"), info.get("worker"))
             else:
                 coordinator.logger.error("Stage %s: %s after %d attempt(s): %s", name, outcome.state,
                                          attempt.number, outcome.message[-3000:])
-    return outcomes
+            done.append((name, outcome))
+        return done
+
+    return walk(dag, max_parallel, lambda spec: coordinator.submit(spec, 1), wait,
+                skip=lambda spec, failed: Outcome("NotReady", message=f"upstream {', '.join(failed)} did not complete"),
+                succeeded=lambda outcome: outcome.state == "Completed")
 
 
 def _check_deployment(client, pool: str) -> None:

@@ -23,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from gatedvae.orchestration import dvccli, lockorder
 from gatedvae.orchestration.cachekey import DvcStageCachePolicy
 from gatedvae.orchestration.checkoutlock import exclusive_checkout
-from gatedvae.orchestration.dag import Dag, StageSpec, load_dag
+from gatedvae.orchestration.dag import Dag, PipelineFailed, StageSpec, load_dag, walk
 from gatedvae.orchestration.dvccli import DvcRun, child_env, run_dvc
 from gatedvae.orchestration.gpu import GpuSlots
 from gatedvae.orchestration.stagestate import default_remote
@@ -36,10 +36,6 @@ class StageFailed(RuntimeError):
         lines = "\n".join(run.tail[-25:])
         super().__init__(f"stage {stage!r}: `{what}` exited with status {run.returncode}. "
                          f"Last output:\n{lines}")
-
-
-class PipelineFailed(RuntimeError):
-    pass
 
 
 @task(name="dvc-stage", cache_policy=DvcStageCachePolicy(), persist_result=True,
@@ -108,26 +104,23 @@ def _apply_scale(scale: str, root: Path, logger) -> None:
 
 
 def _execute(dag: Dag, max_parallel: int, submit) -> dict[str, Any]:
-    """Submit each stage once its upstream stages finished; at most `max_parallel` at a time."""
-    pending = list(dag.stages)
+    """Each stage a task, submitted once its upstream stages finished (dag.walk); a task whose
+    upstream failed ends NotReady through Prefect's wait_for. Returns name -> final state."""
     futures: dict[str, Any] = {}
-    states: dict[str, Any] = {}
-    running: dict[concurrent.futures.Future, str] = {}
-    while pending or running:
-        ready = [s for s in pending if all(u in states for u in s.upstream)]
-        for spec in ready[: max(0, max_parallel - len(running))]:
-            pending.remove(spec)
-            futures[spec.name] = submit(spec, [futures[u] for u in spec.upstream])
-            running[futures[spec.name].wrapped_future] = spec.name
-        if not running:
-            raise PipelineFailed(f"stages never became ready: {[s.name for s in pending]}")
-        finished, _ = concurrent.futures.wait(list(running),
+
+    def start(spec: StageSpec):
+        futures[spec.name] = submit(spec, [futures[u] for u in spec.upstream])
+        return futures[spec.name]
+
+    def wait(running: dict[str, Any]) -> list[tuple[str, Any]]:
+        finished, _ = concurrent.futures.wait([f.wrapped_future for f in running.values()],
                                               return_when=concurrent.futures.FIRST_COMPLETED)
-        for fut in finished:
-            name = running.pop(fut)
-            futures[name].wait()  # the engine's final state, not the API's (which may lag)
-            states[name] = futures[name].state
-    return states
+        done = [name for name, f in running.items() if f.wrapped_future in finished]
+        for name in done:
+            running[name].wait()  # the engine's final state, not the API's (which may lag)
+        return [(name, running[name].state) for name in done]
+
+    return walk(dag, max_parallel, start, wait)
 
 
 def _summary(states: dict[str, Any]) -> dict[str, dict]:
