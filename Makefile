@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 pipeline: $(STAMP)
 	$(VENV)/bin/dvc repro
 
+# two workers: the tiny DAG's tests (CPU-bound) in one, the Prefect tests (mostly waiting on
+# stages that sleep) in the other, the rest spread over both (tests/conftest.py)
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 clean-venv:
 	rm -rf $(VENV)
