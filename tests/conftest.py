@@ -10,18 +10,6 @@ import pytest
 from dvc_project import copy_project, dvc, run
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """With `pytest -n 2 --dist loadgroup` (make test), the tests of one session-wide fixture run
-    in one worker, so each is built once: the tiny DAG (CPU-bound) in one, the Prefect server
-    and its workers (mostly waiting on stages that sleep) in the other, the rest spread."""
-    for item in items:
-        if "tiny_dag" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("tiny_dag"))
-        elif "prefect_server" in item.fixturenames or "orchestration" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group("prefect"))
-
-
 @pytest.fixture(scope="session")
 def tiny_dag(tmp_path_factory):
     """The whole DAG reproduced once at tiny scale in a temporary git repo, committed; each stage

@@ -17,7 +17,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dvc_project import dvc, stages_run  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# one xdist worker builds the tiny DAG once for all its tests (make test runs two)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag")]
 
 # configs/scales/tiny.yaml's faces.study.runs (one seed) and params.yaml's faces.main_runs
 RUNS = ["gated-faithful", "gated-self_target_warmup", "ungated-faithful"]

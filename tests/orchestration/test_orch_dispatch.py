@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import pytest
 from orch_toyproject import (FAILURE_STAGES, OUTPUTS, STAGES, dvc, dvc_status, git, make_toy_repo,
                              read_runlog)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect")]  # one worker: one server
 
 POOL = "stages"
 GATEDVAE = [sys.executable, "-m", "gatedvae.cli"]
@@ -196,7 +197,7 @@ def test_a_restarted_coordinator_adopts_the_stages_in_flight(fleet):
     """The coordinator process dies mid-run; started again at the same commit it waits for the
     stage flow runs already going and nothing runs twice."""
     params = fleet.coordinator / "params.yaml"
-    params.write_text(params.read_text().replace("sleep: 4", "sleep: 8"))
+    params.write_text(re.sub(r"sleep: [0-9.]+", "sleep: 8", params.read_text()))
     git(fleet.coordinator, "commit", "-qam", "training takes 8 s")
     before = len(read_runlog(fleet.runlog))
     env = dict(fleet.env, TOY_RUNLOG=str(fleet.runlog), TOY_STATE=str(fleet.state))
@@ -300,7 +301,7 @@ def _remote_is_whole(remote: Path) -> None:
 
 def test_a_lost_worker_mid_stage_ends_with_the_stage_done_by_the_other(fleet):
     params = fleet.coordinator / "params.yaml"
-    params.write_text(params.read_text().replace("sleep: 8", "sleep: 12"))
+    params.write_text(re.sub(r"sleep: [0-9.]+", "sleep: 12", params.read_text()))
     git(fleet.coordinator, "commit", "-qam", "training takes 12 s")
     result = {}
     thread = threading.Thread(target=lambda: result.update(zip(("state", "summary", "seconds"),

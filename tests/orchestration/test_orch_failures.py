@@ -9,7 +9,7 @@ import pytest
 from orch_prefect import flow_logs, run_flow, task_run_states
 from orch_toyproject import FAILURE_STAGES, STAGES, dvc, dvc_status, make_toy_repo, read_runlog
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect")]  # one worker: one server
 
 ALL = STAGES + ["flaky", "broken", "after_broken"]
 

@@ -13,7 +13,7 @@ from orch_prefect import run_flow, task_run_states
 from orch_toyproject import (OUTPUTS, STAGES, copy_workspace, dvc, dvc_status, make_toy_repo,
                              mtimes, read_runlog)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect")]  # one worker: one server
 
 TRACKED_BY_DVC = ["dvc.lock", "data/.gitignore", "models/.gitignore"]
 

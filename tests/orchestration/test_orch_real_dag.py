@@ -20,7 +20,7 @@ from orch_toyproject import dvc, dvc_status
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dvc_project import copy_project  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect")]  # one worker: one server
 
 
 def test_real_tiny_dsprites_dag_runs_through_the_flow(prefect_server, tmp_path):

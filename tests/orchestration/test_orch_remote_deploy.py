@@ -18,7 +18,7 @@ from gatedvae.orchestration.flow import FLOW_NAME
 from orch_prefect import run_flow
 from orch_toyproject import OUTPUTS, STAGES, dvc, dvc_status, git, make_toy_repo, read_runlog
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect")]  # one worker: one server
 
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")

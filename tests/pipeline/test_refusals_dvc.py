@@ -9,7 +9,8 @@ import yaml
 
 from dvc_project import BIN, dvc, run, stages_run
 
-pytestmark = pytest.mark.slow
+# one xdist worker builds the tiny DAG once for all its tests (make test runs two)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag")]
 
 TRAIN = "dsprites_train@beta_vae-gated-0"
 
