@@ -1,6 +1,6 @@
 """Stage faces_acquire: CelebA (synthetic, a local copy or a download) into the raw folder."""
 
-from gatedvae.faces.prepare import acquire_faces
+from gatedvae.faces.acquire import acquire_faces
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Stage faces_align: 5-landmark similarity alignment and crop of every image."""
 
-from gatedvae.faces.prepare import align_faces
+from gatedvae.faces.align import align_faces
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":

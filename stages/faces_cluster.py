@@ -1,6 +1,6 @@
 """Stage faces_cluster: k-means of pose and AU features into the pair index groups.parquet."""
 
-from gatedvae.faces.prepare import cluster_faces
+from gatedvae.faces.clustering import cluster_faces
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":

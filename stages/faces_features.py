@@ -1,6 +1,6 @@
 """Stage faces_features: head pose and action-unit features per image into features.parquet."""
 
-from gatedvae.faces.prepare import extract_features
+from gatedvae.faces.extractors import extract_features
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Stage faces_greyscale: aligned RGB crops to uint8 greyscale [N, H, W], plus a contact sheet."""
 
-from gatedvae.faces.prepare import greyscale_faces
+from gatedvae.faces.greyscale import greyscale_faces
 from gatedvae.stage import arg, run
 
 if __name__ == "__main__":

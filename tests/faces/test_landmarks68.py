@@ -171,22 +171,22 @@ def _tiny_params(tmp_path):
 
 
 def test_the_first_stage_says_when_dlib_is_missing(monkeypatch, tmp_path):
-    from gatedvae.faces import prepare
+    from gatedvae.faces import acquire
     from gatedvae.params import ParamError
 
     params = _tiny_params(tmp_path)
     monkeypatch.setattr(landmarks68, "_model_path", lambda: None)
     with pytest.raises(ParamError, match=r'`faces.features.extractor` landmarks68 needs dlib .*pip install -e "\.\[landmarks\]"'):
-        prepare.acquire_faces(params, source=str(tmp_path), out=str(tmp_path / "raw"))
+        acquire.acquire_faces(params, source=str(tmp_path), out=str(tmp_path / "raw"))
     assert not (tmp_path / "raw").exists()
 
 
 @needs_dlib
 def test_the_features_stage_with_landmarks68(tmp_path, tiny_celeba):
-    from gatedvae.faces import prepare
+    from gatedvae.faces import extractors
 
     params = _tiny_params(tmp_path)
-    prepare.extract_features(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "f.parquet"),
+    extractors.extract_features(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "f.parquet"),
                      report=str(tmp_path / "r.json"))
     frame = features.read(tmp_path / "f.parquet")
     factors = tiny_celeba[1].set_index("image_id").loc[frame["image_id"]]

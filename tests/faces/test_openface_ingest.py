@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from gatedvae.errors import StageError
-from gatedvae.faces import extractors, features, prepare
+from gatedvae.faces import align, extractors, features
 from gatedvae.faces.openface import OpenFaceFormatError
 from gatedvae.params import ParamError, load as load_params
 from gatedvae.scales import apply_scale
@@ -105,11 +105,11 @@ def test_stray_files_in_the_image_folder_change_nothing(tmp_path, tiny_celeba):
     params["faces"]["features"]["extractor"] = "openface"
     params["faces"]["features"]["openface"]["csv"] = "openface/img_celeba.csv"
     params["faces"]["align"]["image_set"] = "wild"
-    prepare.extract_features(params, raw=str(raw), out=str(tmp_path / "a.parquet"), report=str(tmp_path / "a.json"))
+    extractors.extract_features(params, raw=str(raw), out=str(tmp_path / "a.parquet"), report=str(tmp_path / "a.json"))
     (raw / "img_celeba" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (raw / "img_celeba" / "000000_notes.txt").write_text("mine")
     (raw / "img_celeba" / "Thumbs.db").write_bytes(b"x")
-    prepare.extract_features(params, raw=str(raw), out=str(tmp_path / "b.parquet"), report=str(tmp_path / "b.json"))
+    extractors.extract_features(params, raw=str(raw), out=str(tmp_path / "b.parquet"), report=str(tmp_path / "b.json"))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
     report = yaml.safe_load((tmp_path / "b.json").read_text())
     assert report["counts"]["ignored_files"]["hidden"] == 1
@@ -124,10 +124,10 @@ def test_an_image_set_the_raw_folder_lacks_is_an_error_naming_the_key(tmp_path, 
     params["faces"]["align"]["image_set"] = "aligned"    # the tiny set has img_celeba/ only
     with pytest.raises(ParamError, match=r"`faces.align.image_set` aligned reads .*img_align_celeba/ and .*"
                                          r"img_align_celeba, list_landmarks_align_celeba.txt is not in"):
-        prepare.align_faces(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
+        align.align_faces(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
     params["faces"]["acquire"]["source"] = "synthetic"
     with pytest.raises(ParamError, match="`faces.align.image_set` must be `wild` with faces.acquire.source: synthetic"):
-        prepare.align_faces(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
+        align.align_faces(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "aligned"))
     assert not (tmp_path / "aligned").exists()
 
 
@@ -141,6 +141,6 @@ def test_no_alignable_image_is_a_stage_error_naming_the_report(tmp_path, tiny_ce
     apply_scale("tiny", tmp_path / "params.yaml", ROOT / "configs" / "scales")
     params = load_params(tmp_path / "params.yaml")
     with pytest.raises(StageError, match=r"no image in .*img_celeba could be aligned; the reasons are in .*report.json"):
-        prepare.align_faces(params, raw=str(raw), out=str(tmp_path / "aligned"))
+        align.align_faces(params, raw=str(raw), out=str(tmp_path / "aligned"))
     report = yaml.safe_load((tmp_path / "aligned" / "report.json").read_text())
     assert report["n_aligned"] == 0 and report["n_failed"] == 48

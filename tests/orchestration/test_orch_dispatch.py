@@ -224,8 +224,8 @@ def test_a_restarted_coordinator_adopts_the_stages_in_flight(fleet):
 
 def test_slots_per_gpu_share_one_card_on_a_machine(fleet):
     """A third worker with one GPU and two slots: with --slots-per-gpu 2 both training stages
-    run on it at once, on the same card; with 1 they take turns (Prefect limit gpu-<host>-0)."""
-    from gatedvae.orchestration.gpu import device_limit_name
+    run on it at once, on the same card; with 1 they take turns (the machine's lock files)."""
+    from gatedvae.orchestration.gpu import LOCK_DIR_ENV, places_held
 
     checkout = fleet.base / "gpubox"
     git(fleet.base, "clone", "-q", str(fleet.coordinator), str(checkout))
@@ -234,7 +234,8 @@ def test_slots_per_gpu_share_one_card_on_a_machine(fleet):
     from gatedvae.orchestration.stageflow import deploy_stage_flow
 
     deploy_stage_flow("gpubox")
-    env = dict(fleet.env, CUDA_VISIBLE_DEVICES="0")
+    locks = fleet.base / "gpu-locks"
+    env = dict(fleet.env, CUDA_VISIBLE_DEVICES="0", **{LOCK_DIR_ENV: str(locks)})
     proc = subprocess.Popen([*GATEDVAE, "flow", "worker", "--pool", "gpubox", "--checkout", str(checkout),
                              "--slots", "2", "--name", "gpubox"], cwd=fleet.base, env=env,
                             stdout=open(fleet.base / "gpubox.log", "a"), stderr=subprocess.STDOUT,
@@ -257,13 +258,8 @@ def test_slots_per_gpu_share_one_card_on_a_machine(fleet):
         # locked"), so this took up to 3 tries; the PostgreSQL-backed server removed the cause.
         assert trains_overlap(2), "with 2 stages per GPU the two did not overlap"
         assert not trains_overlap(1)
-        import socket
-
-        from prefect.client.orchestration import get_client
-
-        with get_client(sync_client=True) as client:
-            limit = client.read_global_concurrency_limit_by_name(device_limit_name(socket.gethostname(), "0"))
-        assert limit.limit == 1 and limit.active_slots == 0  # last set by the run with 1 slot
+        assert sorted(p.name for p in locks.iterdir()) == ["gpu0-place0.lock", "gpu0-place1.lock"]
+        assert places_held(["0"], 2, lock_dir=locks) == []  # every place given back
     finally:
         _kill_tree(proc)
 

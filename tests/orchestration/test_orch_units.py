@@ -145,6 +145,49 @@ def test_slots_per_gpu_hand_each_device_out_that_many_times_at_once():
         GpuSlots(None, ["0"], slots_per_gpu=0)
 
 
+def test_device_places_are_machine_locks_that_a_killed_holder_gives_back(tmp_path):
+    """Per-stage dispatch shares a machine's cards through lock files: every card once before
+    any twice, a stage beyond K per card waits, and a stage killed mid-run (SIGKILL, no clean-up
+    code runs) frees its place at once."""
+    import contextlib
+    import signal
+
+    from gatedvae.orchestration.gpu import device_slot, places_held
+
+    log = logging.getLogger("test")
+    with contextlib.ExitStack() as stack:
+        got = [stack.enter_context(device_slot(["0", "1"], 2, log, lock_dir=tmp_path)) for _ in range(4)]
+        assert got == ["0", "1", "0", "1"]
+        assert len(places_held(["0", "1"], 2, lock_dir=tmp_path)) == 4
+        waiter = subprocess.Popen([sys.executable, "-c",
+                                   "import logging, sys; from pathlib import Path\n"
+                                   "from gatedvae.orchestration.gpu import device_slot\n"
+                                   "with device_slot(['0', '1'], 2, logging.getLogger(), 0.05, Path(sys.argv[1])) as d:\n"
+                                   "    print(d, flush=True)\n", str(tmp_path)],
+                                  stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert waiter.poll() is None  # a fifth stage waits for a place
+    assert waiter.wait(timeout=30) == 0 and waiter.stdout.read().strip() == "0"
+    assert places_held(["0", "1"], 2, lock_dir=tmp_path) == []
+
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import logging, sys, time; from pathlib import Path\n"
+                               "from gatedvae.orchestration.gpu import device_slot\n"
+                               "with device_slot(['0'], 1, logging.getLogger(), 0.05, Path(sys.argv[1])):\n"
+                               "    print('held', flush=True); time.sleep(600)\n", str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    assert places_held(["0"], 1, lock_dir=tmp_path) == ["gpu0-place0.lock"]
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert places_held(["0"], 1, lock_dir=tmp_path) == []
+    with device_slot(["0"], 1, log, lock_dir=tmp_path) as device:
+        assert device == "0"
+    with pytest.raises(ValueError, match="slots_per_gpu must be >= 1"):
+        with device_slot(["0"], 0, log, lock_dir=tmp_path):
+            pass
+
+
 def test_dispatch_refuses_uncommitted_changes_and_keys_attempts_apart(tmp_path):
     from gatedvae.orchestration.dispatch import committed_head, idempotency_key
     from gatedvae.orchestration.flow import PipelineFailed

@@ -3,13 +3,15 @@
 Sources: `synthetic` renders it (synthetic.py); `path` takes what a researcher has (the official
 zip or an extracted image folder, whole or any subset, and just the annotation files the chosen
 stages read); `download` fetches the official files, refusing HTML pages served in their place.
-Archives are extracted streaming, with a progress bar by bytes.
+Archives are extracted streaming, with a progress bar by bytes. acquire_faces is the stage
+(stages/faces_acquire.py).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from gatedvae.errors import StageError
 from gatedvae.faces import celeba
 from gatedvae.faces.images import Listing, is_image_name, list_images
 from gatedvae.faces.spec import Needs
+from gatedvae.params import ParamError, get
 
 log = logging.getLogger(__name__)
 
@@ -283,3 +286,42 @@ def download(dest: str | Path, needs: Needs, *, url_template: str, staging: str 
         details = "\n".join(f"  {n}: {why}" for n, why in failed.items())
         raise AcquireError(f"CelebA download failed:\n{details}\n" + placement_help(staging, list(failed), files))
     return from_path(staging, dest, needs, files=files, progress=progress)
+
+
+# The stage (stages/faces_acquire.py)
+
+def acquire_faces(params, *, source: str, out: str) -> None:
+    """CelebA (synthetic, what the researcher has at `source`, or a download) into the raw
+    folder. `source` is faces.acquire.path, templated into dvc.yaml as a dependency."""
+    from gatedvae.faces import config, synthetic
+
+    kind = config.source(params)
+    _check_extractor_installed(params)
+    progress = sys.stderr.isatty()
+    if kind == "synthetic":
+        config.check_faces(params)
+        cfg = config.synthetic_config(params)
+        synthetic.generate(out, cfg, progress=progress)
+        log.info("wrote %d synthetic faces to %s", cfg.n_images, out)
+        return
+    needs = config.acquire_needs(params)
+    if kind == "path":
+        # the images on hand bound every size in params: check them before any copying
+        config.check_faces(params, n_images=count_images(Path(source), needs))
+        from_path(source, out, needs, progress=progress)
+    else:
+        config.check_faces(params)
+        download(out, needs, url_template=get(params, "faces.acquire.url_template"),
+                 staging=get(params, "faces.acquire.download_dir"), progress=progress)
+
+
+def _check_extractor_installed(params) -> None:
+    """The optional landmarks68 extractor needs dlib: say so at the first stage, not the fourth."""
+    from gatedvae.faces import config
+
+    if config.extractor(params) == "landmarks68":
+        from gatedvae.faces import landmarks68
+
+        if not landmarks68.available():
+            raise ParamError("params.yaml: `faces.features.extractor` landmarks68 needs dlib and its "
+                             f"68-point model: {landmarks68.INSTALL_HINT} (or choose another extractor)")

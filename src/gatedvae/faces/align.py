@@ -3,22 +3,33 @@
 The transform's rotation is set by the eye line, so in-plane rotation (roll) is removed exactly
 (as OpenFace's alignment does in the paper); its scale and shift fit all five points (the eyes weighted double). Work runs in a process pool over chunks of images; an image that
 cannot be aligned is recorded with its reason, never dropped silently, never fatal.
+align_faces is the stage (stages/faces_align.py).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from skimage.transform import SimilarityTransform, warp
 from tqdm import tqdm
 
-from gatedvae import inputs
+from gatedvae import inputs, timing
+from gatedvae.atomic import atomic_path, save_json
+from gatedvae.errors import StageError
 from gatedvae.faces import geometry
+from gatedvae.faces.images import list_images
+from gatedvae.faces.spec import IMAGE_SETS
+
+log = logging.getLogger(__name__)
 
 # Where the generic face's 5 points fall in a crop of side 1 (x right, y down) at face_scale 1:
 # the crop spans 2.8 inter-ocular distances from forehead to chin, eyes at 0.9 from the top.
@@ -154,3 +165,53 @@ def align_images(image_dir: str | Path, image_ids: list[str], landmarks: np.ndar
 def aligned_ids(aligned: str | Path) -> list[str]:
     """The image ids of an aligned set (images.npy, index.parquet), in row order of its images."""
     return inputs.table(Path(aligned) / "index.parquet")["image_id"].tolist()
+
+
+# The stage (stages/faces_align.py)
+
+def _image_files(folder: Path) -> list[str]:
+    """The image file names in a CelebA image folder, sorted; hidden and other files are
+    ignored (and logged), so they can never shift a row onto the wrong image."""
+    listing = list_images(folder)
+    if listing.hidden or listing.other:
+        log.info("%s: %d images; %s", folder, len(listing.images), listing.describe_ignored())
+    return listing.images
+
+
+def align_faces(params, *, raw: str, out: str) -> None:
+    """5-landmark similarity alignment and crop of every image on disk."""
+    from gatedvae.faces import celeba, config
+
+    config.check_faces(params)
+    settings = config.align_settings(params)
+    folder, landmark_file = IMAGE_SETS[settings.image_set]
+    raw = Path(raw)
+    celeba.check_image_set_present(raw, settings.image_set)
+    lm = celeba.read_landmarks(raw / landmark_file)
+    # Every image on disk is attempted; one without a landmark row fails with that reason.
+    ids = sorted(set(_image_files(raw / folder)) | set(lm.index))
+    points = lm.reindex(ids).to_numpy(dtype=np.float64).reshape(-1, 5, 2)
+    start = time.perf_counter()
+    with timing.phase("aligning"):  # the stage's timing record, not report.json: same data, same bytes
+        result = align_images(raw / folder, ids, points, size=settings.size,
+                              face_scale=settings.face_scale,
+                              min_eye_distance=settings.min_eye_distance,
+                              max_residual=settings.max_residual, workers=settings.workers,
+                              progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - start
+    reasons = pd.Series([r for _, r in result.failures], dtype=object)
+    by_reason = reasons.str.split(":").str[0].value_counts().to_dict() if len(reasons) else {}
+    report = {"image_set": settings.image_set, "n_input": len(ids), "n_aligned": len(result.image_ids),
+              "n_failed": len(result.failures), "failures_by_reason": by_reason,
+              "failures": [{"image_id": i, "reason": r} for i, r in result.failures]}
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        np.save(tmp / "images.npy", result.images)
+        pd.DataFrame({"image_id": result.image_ids}).to_parquet(tmp / "index.parquet", index=False)
+        save_json(tmp / "report.json", report)
+    log.info("aligned %d of %d images in %.1f s (%.0f images/s); %d could not be aligned%s",
+             len(result.image_ids), len(ids), seconds, len(ids) / max(seconds, 1e-9),
+             len(result.failures), f" (see {out}/report.json)" if result.failures else "")
+    if not result.image_ids:
+        raise StageError(f"no image in {raw / folder} could be aligned; the reasons are in "
+                         f"{out}/report.json (landmarks: {raw / landmark_file})")

@@ -188,3 +188,16 @@ def write_eval_partition(path, series: pd.Series) -> None:
 
 def write_identity(path, series: pd.Series) -> None:
     save_text(path, format_table(series.to_frame(), IDENTITY, field_width=1))
+
+
+def check_image_set_present(raw: Path, chosen: str) -> None:
+    """Refuse, naming the params key, an image set whose folder or landmark file is absent."""
+    from gatedvae.faces.spec import IMAGE_SETS
+    from gatedvae.params import ParamError
+
+    folder, landmark_file = IMAGE_SETS[chosen]
+    missing = [name for name in (folder, landmark_file) if not (raw / name).exists()]
+    if missing:
+        raise ParamError(f"params.yaml: `faces.align.image_set` {chosen} reads {raw / folder}/ and "
+                         f"{raw / landmark_file}, but {', '.join(missing)} is not in {raw}; choose "
+                         f"the image set your CelebA has, or add it (docs/faces.md, \"Real data\")")

@@ -4,6 +4,7 @@ Two images may be paired for a partition when they share its cluster. Images who
 failed cannot be clustered: each gets a cluster of its own (so it is paired with itself, a
 plain VAE step for that partition), and the statistics count them. Clusters that k-means leaves
 with one member are, by default, merged into the nearest cluster with two or more.
+cluster_faces is the stage (stages/faces_cluster.py).
 """
 
 from __future__ import annotations
@@ -133,3 +134,28 @@ def pair_index(feats: pd.DataFrame, image_ids: list[str], pose_cfg: ClusterConfi
         groups[column] = full
         stats[column] = part_stats
     return groups.reset_index(drop=True), stats
+
+
+# The stage (stages/faces_cluster.py)
+
+def cluster_faces(params, *, features: str, aligned: str, out: str, stats: str) -> None:
+    """k-means of pose and AU features into the pair index groups.parquet."""
+    from gatedvae.atomic import save_json, save_parquet
+    from gatedvae.errors import StageError
+    from gatedvae.faces import config, features as feature_table
+    from gatedvae.faces.align import aligned_ids
+
+    config.check_faces(params)
+    try:
+        groups, summary = pair_index(
+            feature_table.read(features), aligned_ids(aligned), config.cluster_config(params, "pose"),
+            config.cluster_config(params, "expression"), expression_aus=config.expression_aus(params))
+    except ValueError as e:  # features that cannot be clustered; the message says why
+        if isinstance(e, StageError):
+            raise
+        raise StageError(f"{features}: {e}") from e
+    save_parquet(out, groups)
+    save_json(stats, summary)
+    log.info("pose: %d clusters; expression: %d clusters; %d images without features paired with "
+             "themselves", summary["pose"]["clusters"], summary["expression"]["clusters"],
+             summary["without_features"])

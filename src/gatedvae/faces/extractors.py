@@ -8,11 +8,14 @@
   real CelebA with no model.
 - landmarks68: dlib's 68 points per image (landmarks68.py, an optional install).
 - synthetic: the generator's ground truth plus Gaussian noise, with a failure rate.
+
+extract_features is the stage (stages/faces_features.py).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +198,52 @@ def load_landmarks_and_attributes(root: Path, landmark_file: str):
     attrs_path = root / "list_attr_celeba.txt"
     attributes = celeba.read_attributes(attrs_path) if attrs_path.exists() else None
     return celeba.read_landmarks(root / landmark_file), attributes
+
+
+# The stage (stages/faces_features.py)
+
+def extract_features(params, *, raw: str, out: str, report: str) -> None:
+    """Head pose and AU features per image (matched by file name) into features.parquet."""
+    from gatedvae import inputs
+    from gatedvae.atomic import save_json
+    from gatedvae.faces import config
+    from gatedvae.faces.images import is_image_name, list_images
+    from gatedvae.faces.spec import IMAGE_SETS
+    from gatedvae.params import ParamError, get, number
+
+    config.check_faces(params)
+    extractor = config.extractor(params)
+    folder, landmark_file = IMAGE_SETS[config.image_set(params)]
+    raw = Path(raw)
+    celeba.check_image_set_present(raw, config.image_set(params))
+    listing = list_images(raw / folder)
+    image_ids = listing.images
+    counts: dict = {"ignored_files": listing.ignored()}
+    if extractor == "openface":
+        csv = raw / get(params, "faces.features.openface.csv")
+        if not csv.exists():
+            raise ParamError(f"params.yaml: `faces.features.openface.csv`: {csv} not found; run "
+                             f"OpenFace FeatureExtraction -fdir {raw / folder} -pose -aus and "
+                             "place its CSV there, or choose another extractor")
+        min_conf = number(params, "faces.features.openface.min_confidence", minimum=0)
+        hidden = sum(is_image_name(name.lstrip(".")) for name in listing.hidden)
+        frame = from_openface(csv, image_ids, min_confidence=min_conf, counts=counts,
+                                         hidden_images=hidden)
+    elif extractor == "landmarks68":
+        from gatedvae.faces import landmarks68
+
+        frame = landmarks68.extract(raw / folder, image_ids, counts=counts, progress=sys.stderr.isatty())
+    elif extractor == "celeba_annotations":
+        lm, attrs = load_landmarks_and_attributes(raw, landmark_file)
+        frame = from_celeba_annotations(lm, attrs, image_ids, counts=counts)
+    else:
+        factors_path = raw / "factors.parquet"
+        if not factors_path.exists():
+            raise ParamError("params.yaml: `faces.features.extractor`: synthetic needs "
+                             f"{factors_path} (only the synthetic source writes it)")
+        frame = from_synthetic(inputs.table(factors_path), image_ids, counts=counts,
+                                          **config.synthetic_features(params))
+    features.write(out, frame)
+    save_json(report, {"extractor": extractor, "n_images": len(image_ids),
+                       "n_success": int(frame["success"].sum()), "counts": counts})
+    log.info("%s: %d of %d images have features", extractor, int(frame["success"].sum()), len(image_ids))

@@ -1,8 +1,14 @@
-"""RGB to greyscale with ITU-R BT.601 luma weights (what PIL's "L" mode uses), uint8 in and out."""
+"""RGB to greyscale with ITU-R BT.601 luma weights (what PIL's "L" mode uses), uint8 in and out;
+greyscale_faces is the stage (stages/faces_greyscale.py)."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -17,3 +23,20 @@ def to_greyscale(rgb: np.ndarray, *, chunk: int = 8192) -> np.ndarray:
         block = rgb[start:start + chunk].astype(np.float32) @ LUMA
         out[start:start + chunk] = np.clip(np.rint(block), 0, 255).astype(np.uint8)
     return out
+
+
+# The stage (stages/faces_greyscale.py)
+
+def greyscale_faces(params, *, aligned: str, out: str, sheet: str) -> None:
+    """Aligned RGB crops to uint8 greyscale [N, H, W], plus a contact sheet."""
+    from gatedvae import inputs
+    from gatedvae.atomic import save_npy
+    from gatedvae.faces import config
+    from gatedvae.faces.figures import save_contact_sheet
+
+    config.check_faces(params)
+    rows, cols = config.sheet_size(params)
+    images = to_greyscale(inputs.images(Path(aligned) / "images.npy"))
+    save_npy(out, images)
+    save_contact_sheet(sheet, images, rows=rows, cols=cols)
+    log.info("wrote %s %s and %s", list(images.shape), images.dtype, sheet)

@@ -5,16 +5,22 @@ concurrency limit (default name `gpu`; create it with `prefect gcl create gpu --
 GPUs in the fleet x K). On one machine, a GPU stage also takes one device id and runs with
 CUDA_VISIBLE_DEVICES set to it, so at most K stages share a card: within one flow run from a
 queue holding each device K times (GpuSlots); across the flow runs of per-stage dispatch, from
-Prefect limits named per machine and device (`gpu-<host>-<id>`, limit K; device_slot).
+K lock files per device on the machine (device_slot).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import queue
+import tempfile
+import time
+from pathlib import Path
 from typing import Iterator, Sequence
+
+LOCK_DIR_ENV = "GATEDVAE_GPU_LOCKS"
 
 
 def visible_devices(explicit: Sequence[str] | str | None = None) -> list[str]:
@@ -102,38 +108,73 @@ def fleet_limit(limit_name: str | None, logger) -> contextlib.AbstractContextMan
     return concurrency(limit_name, occupy=1, strict=True)
 
 
-def device_limit_name(host: str, device: str) -> str:
-    return f"gpu-{host}-{device}"
+def slot_lock_dir() -> Path:
+    """Where this machine's GPU place locks live: $GATEDVAE_GPU_LOCKS, else a folder per user
+    in the system temp dir (every worker of one user on a machine shares it)."""
+    explicit = os.environ.get(LOCK_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    return Path(tempfile.gettempdir()) / f"gatedvae-gpu-slots-{os.getuid()}"
+
+
+def _try_lock(path: Path):
+    """An open file holding an exclusive lock on `path`, or None when another process holds it."""
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 @contextlib.contextmanager
-def device_slot(devices: Sequence[str], slots_per_gpu: int, host: str,
+def device_slot(devices: Sequence[str], slots_per_gpu: int,
                 logger: logging.Logger | logging.LoggerAdapter,
-                poll_seconds: float = 1.0) -> Iterator[str | None]:
-    """One of at most `slots_per_gpu` places on one of this machine's `devices`, held through
-    Prefect limits `gpu-<host>-<device>` (created with limit slots_per_gpu), so separate flow
-    runs on one machine share its cards fairly. Yields the device id (None without devices)."""
+                poll_seconds: float = 0.5, lock_dir: Path | None = None) -> Iterator[str | None]:
+    """One of at most `slots_per_gpu` places on one of this machine's `devices`, held as an OS
+    file lock (`gpu<id>-place<k>.lock` under slot_lock_dir()), so the separate flow runs of
+    per-stage dispatch share the cards fairly. A machine-local lock rather than a Prefect limit:
+    the kernel frees it when its process ends, however it ends, so a killed stage never leaves
+    its card held, and taking one needs no round trip to the server. Yields the device id
+    (None without devices)."""
     if not devices:
         yield None
         return
-    import time
-
-    from prefect.client.orchestration import get_client
-    from prefect.concurrency.sync import concurrency
-
-    names = [device_limit_name(host, d) for d in devices]
-    with get_client(sync_client=True) as client:
-        for name in names:
-            client.upsert_global_concurrency_limit_by_name(name, slots_per_gpu)
+    if slots_per_gpu < 1:
+        raise ValueError(f"slots_per_gpu must be >= 1, got {slots_per_gpu}")
+    folder = lock_dir or slot_lock_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    # place-major order fills every card once before any card takes a second stage
+    places = [(device, folder / f"gpu{device}-place{k}.lock")
+              for k in range(slots_per_gpu) for device in devices]
     logger.info("Waiting for a place on one of GPUs %s (%d stage(s) per GPU)", list(devices), slots_per_gpu)
-    with contextlib.ExitStack() as stack:
-        while True:
-            for device, name in zip(devices, names):
-                try:
-                    stack.enter_context(concurrency(name, occupy=1, timeout_seconds=0.1, strict=True))
-                except TimeoutError:
-                    continue
-                logger.info("Running on GPU %s (CUDA_VISIBLE_DEVICES=%s)", device, device)
+    while True:
+        for device, path in places:
+            handle = _try_lock(path)
+            if handle is None:
+                continue
+            logger.info("Running on GPU %s (CUDA_VISIBLE_DEVICES=%s)", device, device)
+            try:
                 yield device
-                return
-            time.sleep(poll_seconds)
+            finally:
+                handle.close()  # closing the file releases the lock
+            return
+        time.sleep(poll_seconds)
+
+
+def places_held(devices: Sequence[str], slots_per_gpu: int, lock_dir: Path | None = None) -> list[str]:
+    """The lock files of `devices` that some process holds now (for checks and tests)."""
+    folder = lock_dir or slot_lock_dir()
+    held = []
+    for k in range(slots_per_gpu):
+        for device in devices:
+            path = folder / f"gpu{device}-place{k}.lock"
+            if not path.exists():
+                continue
+            handle = _try_lock(path)
+            if handle is None:
+                held.append(path.name)
+            else:
+                handle.close()
+    return held

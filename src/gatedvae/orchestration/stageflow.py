@@ -164,7 +164,7 @@ def dvc_stage(stage: str, commit: str, upstream: Optional[list[str]] = None, gpu
         restored = _restore_upstream(root, upstream or [], stage, env, logger)
         devices = visible_devices() if gpu else []
         hold_fleet = fleet_limit(gpu_limit, logger) if gpu else contextlib.nullcontext()
-        with hold_fleet, device_slot(devices, slots_per_gpu, host, logger) as device:
+        with hold_fleet, device_slot(devices, slots_per_gpu, logger) as device:
             if device is not None:
                 env["CUDA_VISIBLE_DEVICES"] = device
             elif not gpu and os.environ.get("CUDA_VISIBLE_DEVICES"):

@@ -60,7 +60,7 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
         "Convolutional VAE on 64x64 greyscale aligned faces; a pose partition and an expression "
         "partition, gated by pairs within k-means clusters of head pose and of action units. "
         "Placement: the share of the pose (expression) factors' RF importance that lies in the "
-        f"pose (expression) partition; a model that ignores the partitions scores their sizes, "
+        "pose (expression) partition; a model that ignores the partitions scores their sizes, "
         + ", ".join(f"{p} {shares[p]:.2f}" for p in PARTITIONS) + ". "
         "The paper-faithful preset is beta 1, the KL gated with the reconstruction, partitions in "
         "turn, targets never the anchor (docs/faces.md); the recipes add one remedy each. A run is "
