@@ -26,7 +26,8 @@ def check_params(params: dict) -> None:
 
 
 def check_study_budgets(params: dict) -> None:
-    """The faces cluster study trains the main gated recipe for its own epoch count."""
+    """The faces cluster study trains the main gated recipe for its own epoch count. (A rule
+    across two sections, studies and faces, so it lives here rather than in either.)"""
     run = faces.main_runs(params)["gated"]
     cfg = faces.train_config(params, gating="gated", image_size=faces.align_settings(params).size,
                              recipe=faces.parse_run(params, run)[1])

@@ -15,11 +15,6 @@ from gatedvae.scales import apply_scale, flatten
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def params():
-    return P.load(ROOT / "params.yaml")
-
-
 def test_committed_params_are_valid(params):
     check_dsprites(params)
     cfg = train_config(params, model="info_vae", gating="gated", seed=3)

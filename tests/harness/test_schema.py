@@ -12,17 +12,11 @@ import yaml
 
 from gatedvae import devices
 from gatedvae.errors import StageError
-from gatedvae import params as P
 from gatedvae.params import ParamError
 from gatedvae.schema import nearest, unknown_keys
 from gatedvae.validate import CHECKED, check_params
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def params():
-    return P.load(ROOT / "params.yaml")
 
 
 def test_committed_params_and_every_scale_pass(params):

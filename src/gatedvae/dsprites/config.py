@@ -17,7 +17,8 @@ from gatedvae.dsprites.spec import DSPRITES_MD5, DSPRITES_URL, FACTOR_NAMES, N_G
 from gatedvae.evaluation.settings import EvalSettings
 from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
 from gatedvae.schema import check_keys
-from gatedvae.training.config import GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, TrainConfig
+from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS,
+                                      FinetuneSettings, TrainConfig)
 
 # TrainConfig field -> the params.yaml key it comes from (for error messages)
 TRAIN_KEYS = {
@@ -139,12 +140,6 @@ def intended_partition(parts: dict[str, list[str]], factors=FACTOR_NAMES) -> lis
     return out
 
 
-def finetune_settings(params: dict) -> tuple[int, float]:
-    """(epochs, lr) of decoder fine-tuning."""
-    return (number(params, "dsprites.finetune.epochs", integer=True, minimum=0),
-            number(params, "dsprites.finetune.lr", positive=True))
-
-
 def eval_settings(params: dict, n_images: int | None = None) -> EvalSettings:
     return EvalSettings.from_params(params, "dsprites.evaluate", n_images=n_images)
 
@@ -174,5 +169,5 @@ def check_dsprites(params: dict, n_images: int | None = None) -> None:
         n = n_images if n_images is not None else (acquire.n_images or N_GRID)
         batch = get(params, "dsprites.train.batch_size")
         check(batch <= n, "dsprites.train.batch_size", f"({batch}) is larger than the data ({n} images)")
-        finetune_settings(params)
+        FinetuneSettings.from_params(params, "dsprites.finetune")
         eval_settings(params, n_images=n)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gatedvae import inputs
 from gatedvae.dsprites import config
+from gatedvae.training.config import FinetuneSettings
 from gatedvae.training.run import finetune_and_save, train_and_save
 
 
@@ -24,5 +25,5 @@ def finetune(params, *, images: str, model: str, out: str, log_dir: str) -> None
     """Decoder fine-tuning (paper Fig. 4): encoder frozen, decoder trained as a plain VAE."""
     data = inputs.images(images)
     config.check_dsprites(params, n_images=len(data))
-    epochs, lr = config.finetune_settings(params)
-    finetune_and_save(model, data, epochs=epochs, lr=lr, model_out=out, log_dir=log_dir)
+    settings = FinetuneSettings.from_params(params, "dsprites.finetune")
+    finetune_and_save(model, data, epochs=settings.epochs, lr=settings.lr, model_out=out, log_dir=log_dir)

@@ -17,7 +17,7 @@ from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITI
 from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
 from gatedvae.schema import check_keys
 from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, REMEDIES,
-                                      TrainConfig)
+                                      FinetuneSettings, TrainConfig)
 
 KEYS = {"net": "net", "hidden": "hidden", "latent_dim": "partition_sizes", "partitions": "partition_sizes",
         "objective": "objective", "objective_params": "objective_params", "epochs": "epochs",
@@ -229,12 +229,6 @@ def train_config(params: dict, *, gating: str, image_size: int, recipe: str = "f
     return cfg
 
 
-def finetune_settings(params: dict) -> tuple[int, float]:
-    """(epochs, lr) of decoder fine-tuning."""
-    return (number(params, "faces.finetune.epochs", integer=True, minimum=0),
-            number(params, "faces.finetune.lr", positive=True))
-
-
 def eval_settings(params: dict, n_images: int | None = None) -> EvalSettings:
     return EvalSettings.from_params(params, "faces.evaluate", n_images=n_images)
 
@@ -293,6 +287,6 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
         if n_images is not None:
             check(cfg.batch_size <= n_images, "faces.train.batch_size",
                   f"({cfg.batch_size}) is larger than the data ({n_images} images)")
-        finetune_settings(params)
+        FinetuneSettings.from_params(params, "faces.finetune")
         eval_settings(params, n_images=n_images)
         traversal_settings(params)

@@ -9,6 +9,7 @@ import numpy as np
 from gatedvae import inputs
 from gatedvae.faces import config
 from gatedvae.faces.spec import PARTITIONS
+from gatedvae.training.config import FinetuneSettings
 from gatedvae.training.run import finetune_and_save, train_and_save
 
 
@@ -28,5 +29,5 @@ def finetune(params, *, images: str, model: str, out: str, log_dir: str) -> None
     """Decoder fine-tuning (encoder frozen, plain VAE steps), paper Fig. 4."""
     data = np.asarray(inputs.images(images))
     config.check_faces(params, n_images=len(data))
-    epochs, lr = config.finetune_settings(params)
-    finetune_and_save(model, data, epochs=epochs, lr=lr, model_out=out, log_dir=log_dir)
+    settings = FinetuneSettings.from_params(params, "faces.finetune")
+    finetune_and_save(model, data, epochs=settings.epochs, lr=settings.lr, model_out=out, log_dir=log_dir)

@@ -147,3 +147,18 @@ class TrainConfig:
 
     def fingerprint(self) -> str:
         return hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """Decoder fine-tuning after training (paper Fig. 4): the same section in both datasets."""
+    epochs: int
+    lr: float
+
+    @classmethod
+    def from_params(cls, params: dict, key: str) -> "FinetuneSettings":
+        """The validated `key` section (dsprites.finetune, faces.finetune)."""
+        from gatedvae.params import number
+
+        return cls(epochs=number(params, f"{key}.epochs", integer=True, minimum=0),
+                   lr=number(params, f"{key}.lr", positive=True))
