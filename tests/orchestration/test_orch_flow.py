@@ -184,3 +184,25 @@ def test_cli_run_prints_the_summary(first_run, tmp_path, toy_env, prefect_server
     assert {line.split()[0]: line.split()[1] for line in table[1:]} == {s: "Cached" for s in STAGES}
     assert read_runlog(toy_env["runlog"]) == []
     assert Path(root / "dvc.lock").read_text() == (first_run.root / "dvc.lock").read_text()
+
+
+def test_cli_run_on_a_temporary_server_logs_no_error_and_no_moot_warning(first_run, tmp_path, toy_env):
+    """Without PREFECT_API_URL, `gatedvae flow run` starts Prefect's temporary server: its
+    telemetry must not log an ERROR on an offline machine, nor the flow warn about a fleet GPU
+    limit that no temporary server can hold (the toy DAG has GPU stages)."""
+    import os
+    import subprocess
+    import sys
+
+    root = copy_workspace(first_run.root, tmp_path / "temporary")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    out = subprocess.run([sys.executable, "-m", "gatedvae.cli", "flow", "run", "--repo", str(root), "--force",
+                          "--targets", "train"], capture_output=True, text=True, env=env, timeout=300)
+    logged = out.stdout + out.stderr
+    assert out.returncode == 0, logged[-3000:]
+    assert "temporary server" in logged  # it did run on one
+    assert "| ERROR" not in logged and "Traceback" not in logged, logged[-3000:]
+    assert "No Prefect concurrency limit" not in logged
+    assert {r["stage"] for r in read_runlog(toy_env["runlog"])} >= {"train@a-0", "train@b-0"}
