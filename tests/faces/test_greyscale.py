@@ -1,4 +1,5 @@
-"""Greyscale: BT.601 luma, shape and range kept, uint8 out; the stage's contact sheet."""
+"""Greyscale: BT.601 luma in PIL's integer arithmetic (bit for bit), shape kept, uint8 out; the
+stage's contact sheet."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def test_known_colours():
     assert to_greyscale(rgb).tolist() == [[[76, 150], [29, 255]]]
 
 
-def test_shape_range_and_dtype_match_pil():
+def test_every_pixel_is_what_pil_gives():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (5, 16, 12, 3), dtype=np.uint8)
     rgb[0] = 0
@@ -24,7 +25,12 @@ def test_shape_range_and_dtype_match_pil():
     assert grey.shape == (5, 16, 12) and grey.dtype == np.uint8
     assert grey[0].max() == 0 and grey[1].min() == 255
     pil = np.stack([np.asarray(Image.fromarray(im).convert("L")) for im in rgb])
-    assert np.abs(grey.astype(int) - pil).max() <= 1  # PIL rounds its fixed-point sums
+    assert np.array_equal(grey, pil)
+    # a quarter of a million colours (every green level; red and blue in steps of 8)
+    edges = np.stack(np.meshgrid(np.arange(0, 256, 8), np.arange(256), np.arange(0, 256, 8),
+                                 indexing="ij"), -1).reshape(1, -1, 1, 3).astype(np.uint8)
+    assert np.array_equal(to_greyscale(edges)[0, :, 0],
+                          np.asarray(Image.fromarray(edges[0]).convert("L"))[:, 0])
 
 
 @pytest.mark.parametrize("bad", [np.zeros((2, 4, 4), np.uint8), np.zeros((2, 4, 4, 3), np.float32)])
