@@ -187,7 +187,7 @@ def test_the_features_stage_with_landmarks68(tmp_path, tiny_celeba):
 
     params = _tiny_params(tmp_path)
     extractors.extract_features(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "f.parquet"),
-                     report=str(tmp_path / "r.json"))
+                                report=str(tmp_path / "r.json"))
     frame = features.read(tmp_path / "f.parquet")
     factors = tiny_celeba[1].set_index("image_id").loc[frame["image_id"]]
     assert (frame["extractor"] == "landmarks68").all() and frame["success"].sum() >= len(frame) // 2

@@ -187,9 +187,9 @@ def test_cli_run_prints_the_summary(first_run, tmp_path, toy_env, prefect_server
 
 
 def test_cli_run_on_a_temporary_server_logs_no_error_and_no_moot_warning(first_run, tmp_path, toy_env):
-    """Without PREFECT_API_URL, `gatedvae flow run` starts Prefect's temporary server: its
-    telemetry must not log an ERROR on an offline machine, nor the flow warn about a fleet GPU
-    limit that no temporary server can hold (the toy DAG has GPU stages)."""
+    """Without PREFECT_API_URL, `gatedvae flow run` starts Prefect's temporary server: the run
+    logs no ERROR (its telemetry did, offline, on every run), and the flow does not warn about a
+    fleet GPU limit that no temporary server can hold (the toy DAG has GPU stages)."""
     import os
     import subprocess
     import sys
@@ -202,7 +202,13 @@ def test_cli_run_on_a_temporary_server_logs_no_error_and_no_moot_warning(first_r
                           "--targets", "train"], capture_output=True, text=True, env=env, timeout=300)
     logged = out.stdout + out.stderr
     assert out.returncode == 0, logged[-3000:]
-    assert "temporary server" in logged  # it did run on one
-    assert "| ERROR" not in logged and "Traceback" not in logged, logged[-3000:]
+    # Until the server stops, nothing is logged at ERROR. Its own shutdown is left out: Prefect's
+    # temporary SQLite server cancels a pooled connection as it exits and SQLAlchemy sometimes
+    # logs that at ERROR (1 run in 4 here), after the run has ended; a configured server
+    # (PREFECT_API_URL) has no such shutdown.
+    run, stopping, _ = logged.partition("Stopping temporary server")
+    assert stopping, logged[-3000:]  # it did run on one
+    assert "| ERROR" not in run and "Traceback" not in run, run[-3000:]
+    assert "Failed to send telemetry" not in logged
     assert "No Prefect concurrency limit" not in logged
     assert {r["stage"] for r in read_runlog(toy_env["runlog"])} >= {"train@a-0", "train@b-0"}

@@ -228,7 +228,7 @@ def extract_features(params, *, raw: str, out: str, report: str) -> None:
         min_conf = number(params, "faces.features.openface.min_confidence", minimum=0)
         hidden = sum(is_image_name(name.lstrip(".")) for name in listing.hidden)
         frame = from_openface(csv, image_ids, min_confidence=min_conf, counts=counts,
-                                         hidden_images=hidden)
+                              hidden_images=hidden)
     elif extractor == "landmarks68":
         from gatedvae.faces import landmarks68
 
@@ -242,7 +242,7 @@ def extract_features(params, *, raw: str, out: str, report: str) -> None:
             raise ParamError("params.yaml: `faces.features.extractor`: synthetic needs "
                              f"{factors_path} (only the synthetic source writes it)")
         frame = from_synthetic(inputs.table(factors_path), image_ids, counts=counts,
-                                          **config.synthetic_features(params))
+                               **config.synthetic_features(params))
     features.write(out, frame)
     save_json(report, {"extractor": extractor, "n_images": len(image_ids),
                        "n_success": int(frame["success"].sum()), "counts": counts})

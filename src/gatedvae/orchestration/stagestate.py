@@ -73,8 +73,11 @@ def inspect_stage(root: str | Path, name: str) -> StageState:
     root = Path(root).resolve()
     path, stage_name = split_address(name)
     with DVC_API_LOCK, _open_repo(root) as repo:
-        stage = repo.stage.load_one(path=str(root / path), name=stage_name)
-        with repo.lock:  # status reads outputs under DVC's read/write locks
+        # under DVC's repo lock: a concurrent stage's `dvc repro` rewrites dvc.lock (in place)
+        # while it holds that lock, and a stage loaded from a half-written dvc.lock would get a
+        # wrong status, or an error that leaves the task without a cache record
+        with repo.lock:  # status also reads outputs under DVC's read/write locks
+            stage = repo.stage.load_one(path=str(root / path), name=stage_name)
             status = tuple(next(iter(stage.status().values()), []))
         # save_deps() computes the current hashes in memory (writes nothing); status first,
         # because it compares against the hashes loaded from dvc.lock.
