@@ -145,6 +145,15 @@ def test_slots_per_gpu_hand_each_device_out_that_many_times_at_once():
         GpuSlots(None, ["0"], slots_per_gpu=0)
 
 
+def _take_a_place(devices, slots_per_gpu, lock_dir, then: str) -> subprocess.Popen:
+    """Another process that takes a GPU place (waiting for one) and then runs `then` (device d)."""
+    code = ("import logging, sys, time; from pathlib import Path\n"
+            "from gatedvae.orchestration.gpu import device_slot\n"
+            f"with device_slot({list(devices)!r}, {slots_per_gpu}, logging.getLogger(), 0.05, Path(sys.argv[1])) as d:\n"
+            f"    {then}\n")
+    return subprocess.Popen([sys.executable, "-c", code, str(lock_dir)], stdout=subprocess.PIPE, text=True)
+
+
 def test_device_places_are_machine_locks_that_a_killed_holder_gives_back(tmp_path):
     """Per-stage dispatch shares a machine's cards through lock files: every card once before
     any twice, a stage beyond K per card waits, and a stage killed mid-run (SIGKILL, no clean-up
@@ -159,23 +168,13 @@ def test_device_places_are_machine_locks_that_a_killed_holder_gives_back(tmp_pat
         got = [stack.enter_context(device_slot(["0", "1"], 2, log, lock_dir=tmp_path)) for _ in range(4)]
         assert got == ["0", "1", "0", "1"]
         assert len(places_held(["0", "1"], 2, lock_dir=tmp_path)) == 4
-        waiter = subprocess.Popen([sys.executable, "-c",
-                                   "import logging, sys; from pathlib import Path\n"
-                                   "from gatedvae.orchestration.gpu import device_slot\n"
-                                   "with device_slot(['0', '1'], 2, logging.getLogger(), 0.05, Path(sys.argv[1])) as d:\n"
-                                   "    print(d, flush=True)\n", str(tmp_path)],
-                                  stdout=subprocess.PIPE, text=True)
+        waiter = _take_a_place(["0", "1"], 2, tmp_path, "print(d, flush=True)")
         time.sleep(1.0)
         assert waiter.poll() is None  # a fifth stage waits for a place
     assert waiter.wait(timeout=30) == 0 and waiter.stdout.read().strip() == "0"
     assert places_held(["0", "1"], 2, lock_dir=tmp_path) == []
 
-    holder = subprocess.Popen([sys.executable, "-c",
-                               "import logging, sys, time; from pathlib import Path\n"
-                               "from gatedvae.orchestration.gpu import device_slot\n"
-                               "with device_slot(['0'], 1, logging.getLogger(), 0.05, Path(sys.argv[1])):\n"
-                               "    print('held', flush=True); time.sleep(600)\n", str(tmp_path)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = _take_a_place(["0"], 1, tmp_path, "print('held', flush=True); time.sleep(600)")
     assert holder.stdout.readline().strip() == "held"
     assert places_held(["0"], 1, lock_dir=tmp_path) == ["gpu0-place0.lock"]
     holder.send_signal(signal.SIGKILL)

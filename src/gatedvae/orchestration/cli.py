@@ -75,7 +75,7 @@ def flow_parameters(args: argparse.Namespace) -> dict:
     # a run on Prefect's temporary server (no PREFECT_API_URL) is the only flow run that server
     # sees, and no limit can exist there: the fleet-wide GPU limit is moot (its per-device slots
     # still apply), so the flow does not warn that it is missing
-    temporary = args.action == "run" and not os.environ.get("PREFECT_API_URL")
+    temporary = args.action == "run" and on_temporary_server()
     return {"repo": args.repo, "scale": args.scale, "targets": args.targets,
             "max_parallel": args.max_parallel, "gpu_limit": None if temporary else args.gpu_limit or None,
             "gpu_devices": args.gpus.split(",") if args.gpus else None,
@@ -127,14 +127,17 @@ def format_summary(summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def quiet_temporary_server(environ=None) -> None:
-    """Without PREFECT_API_URL, Prefect starts a temporary local server whose telemetry service
-    logs an ERROR on every offline run ("Failed to send telemetry"), though nothing failed. As
-    with DVC's analytics (dvccli.child_env), it is off unless the user has set it. Set before
-    prefect is imported: it reads its settings then."""
-    environ = os.environ if environ is None else environ
-    if not environ.get("PREFECT_API_URL"):
-        environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+def on_temporary_server() -> bool:
+    """Without PREFECT_API_URL, Prefect starts a temporary local server for the command."""
+    return not os.environ.get("PREFECT_API_URL")
+
+
+def quiet_temporary_server() -> None:
+    """The temporary server's telemetry service logs an ERROR on every offline run ("Failed to
+    send telemetry"), though nothing failed. As with DVC's analytics (dvccli.child_env), it is
+    off unless the user has set it. Set before prefect is imported: it reads its settings then."""
+    if on_temporary_server():
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -117,6 +117,12 @@ def slot_lock_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"gatedvae-gpu-slots-{os.getuid()}"
 
 
+def _places(devices: Sequence[str], slots_per_gpu: int, folder: Path) -> list[tuple[str, Path]]:
+    """(device, lock file) of every place, place-major: every card once before any card twice."""
+    return [(device, folder / f"gpu{device}-place{k}.lock")
+            for k in range(slots_per_gpu) for device in devices]
+
+
 def _try_lock(path: Path):
     """An open file holding an exclusive lock on `path`, or None when another process holds it."""
     handle = open(path, "a+")
@@ -145,9 +151,7 @@ def device_slot(devices: Sequence[str], slots_per_gpu: int,
         raise ValueError(f"slots_per_gpu must be >= 1, got {slots_per_gpu}")
     folder = lock_dir or slot_lock_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    # place-major order fills every card once before any card takes a second stage
-    places = [(device, folder / f"gpu{device}-place{k}.lock")
-              for k in range(slots_per_gpu) for device in devices]
+    places = _places(devices, slots_per_gpu, folder)
     logger.info("Waiting for a place on one of GPUs %s (%d stage(s) per GPU)", list(devices), slots_per_gpu)
     while True:
         for device, path in places:
@@ -165,16 +169,13 @@ def device_slot(devices: Sequence[str], slots_per_gpu: int,
 
 def places_held(devices: Sequence[str], slots_per_gpu: int, lock_dir: Path | None = None) -> list[str]:
     """The lock files of `devices` that some process holds now (for checks and tests)."""
-    folder = lock_dir or slot_lock_dir()
     held = []
-    for k in range(slots_per_gpu):
-        for device in devices:
-            path = folder / f"gpu{device}-place{k}.lock"
-            if not path.exists():
-                continue
-            handle = _try_lock(path)
-            if handle is None:
-                held.append(path.name)
-            else:
-                handle.close()
+    for _, path in _places(devices, slots_per_gpu, lock_dir or slot_lock_dir()):
+        if not path.exists():
+            continue
+        handle = _try_lock(path)
+        if handle is None:
+            held.append(path.name)
+        else:
+            handle.close()
     return held
