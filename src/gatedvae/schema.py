@@ -34,6 +34,7 @@ def leaves(*names: str) -> dict:
 EVALUATE = leaves("n_train", "n_test", "seed", "lasso_alpha", "rf_trees", "rf_depth")
 
 TREE: dict = {
+    "compute": leaves("threads"),
     "dsprites": {
         "acquire": leaves("source", "n_images", "seed", "path", "url", "md5", "download_dir"),
         "pairs": {"partitions": Named()},

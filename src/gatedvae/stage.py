@@ -2,7 +2,7 @@
 
 A stage script is wiring only: its docstring, its arguments (every path comes from dvc.yaml's
 `cmd`), and the library function that does the work. The harness parses the arguments, sets up
-logging, loads params.yaml, calls `work(params, **arguments)`, and turns a known failure
+logging, loads params.yaml, pins the CPU threads (gatedvae.threads), calls `work(params, **arguments)`, and turns a known failure
 (gatedvae.errors.StageError, a bad params value included) into its message and exit code 2.
 With `--timing PATH` (every stage in dvc.yaml has it) a finished stage also writes where its
 time went (gatedvae.timing).
@@ -21,6 +21,7 @@ from gatedvae import params as P
 from gatedvae import timing
 from gatedvae.atomic import save_json
 from gatedvae.errors import InputError, StageError
+from gatedvae.threads import pin_threads, threads_setting
 
 
 def arg(*flags: str, **options) -> tuple[tuple[str, ...], dict]:
@@ -74,6 +75,7 @@ def run(work: Callable[..., int | None], doc: str | None, *arguments, argv: list
     params = None
     try:
         params = P.load(args.pop("params"))
+        pin_threads(threads_setting(params))  # the bytes a stage writes depend on it (threads.py)
         code = work(params, **args)
     except StageError as e:
         print(f"error: {e}{made_by(e)}", file=sys.stderr)

@@ -12,6 +12,7 @@ from gatedvae.faces import config as faces
 from gatedvae.params import ParamError, get, unrecorded
 from gatedvae.schema import check_keys
 from gatedvae.studies.config import check_studies
+from gatedvae.threads import threads_setting
 
 CHECKED = "params.yaml passed gatedvae.validate.check_params\n"
 
@@ -19,6 +20,7 @@ CHECKED = "params.yaml passed gatedvae.validate.check_params\n"
 def check_params(params: dict) -> None:
     with unrecorded(params):
         check_keys(params, file=str(getattr(params, "path", "params.yaml")))
+        threads_setting(params)
         check_dsprites(params)
         check_studies(params)
         faces.check_faces(params)

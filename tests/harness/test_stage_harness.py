@@ -21,7 +21,7 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(P.RECORD_ENV, raising=False)
     monkeypatch.delenv("DVC_STAGE", raising=False)
-    (tmp_path / "params.yaml").write_text("section:\n  value: 3\n  name: default-file\n")
+    (tmp_path / "params.yaml").write_text("compute:\n  threads: 1\nsection:\n  value: 3\n  name: default-file\n")
 
 
 def exit_code(work, *arguments, argv=()):
@@ -106,7 +106,7 @@ def test_other_exceptions_are_not_swallowed():
 def test_params_option_picks_another_file(tmp_path):
     other = tmp_path / "elsewhere" / "other.yaml"
     other.parent.mkdir()
-    other.write_text("section:\n  name: other-file\n")
+    other.write_text("compute:\n  threads: 1\nsection:\n  name: other-file\n")
     seen = []
     code = exit_code(lambda params: seen.append((params["section"]["name"], params.path)),
                      argv=["--params", str(other)])
@@ -143,7 +143,7 @@ def test_record_is_written_even_when_work_fails(tmp_path, monkeypatch):
 
     assert exit_code(work) == 2
     record = json.loads((log / "some_stage@a.json").read_text())
-    assert record == {"stage": "some_stage@a", "keys": ["section.value"]}
+    assert record == {"stage": "some_stage@a", "keys": ["compute.threads", "section.value"]}
 
 
 # --- as a real process ---------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_process_age_is_the_time_since_this_process_started():
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(P.RECORD_ENV, raising=False)
-    (tmp_path / "params.yaml").write_text("section:\n  value: 3\n")
+    (tmp_path / "params.yaml").write_text("compute:\n  threads: 1\nsection:\n  value: 3\n")
     timing.reset()
     yield tmp_path
     timing.reset()

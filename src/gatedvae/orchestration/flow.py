@@ -27,6 +27,7 @@ from gatedvae.orchestration.dag import Dag, PipelineFailed, StageSpec, load_dag,
 from gatedvae.orchestration.dvccli import DvcRun, child_env, run_dvc
 from gatedvae.orchestration.gpu import GpuSlots
 from gatedvae.orchestration.stagestate import default_remote
+from gatedvae.threads import sharing_cores_env
 
 FLOW_NAME = "gatedvae-dvc-pipeline"
 
@@ -42,7 +43,7 @@ class StageFailed(RuntimeError):
       result_serializer="json")
 def run_stage(root: str, stage: str, gpu: bool = False, use_remote: bool = False,
               force: bool = False, slots: Optional[GpuSlots] = None,
-              cpu_threads: Optional[int] = None) -> dict:
+              stages_at_once: int = 1) -> dict:
     """Reproduce one DVC stage (`dvc repro --single-item`), streaming its output to the log."""
     logger = get_run_logger()
     args = ["repro", "--single-item", *(["--force"] if force else []),
@@ -57,10 +58,7 @@ def run_stage(root: str, stage: str, gpu: bool = False, use_remote: bool = False
             extra["CUDA_VISIBLE_DEVICES"] = device
         elif slots is not None and slots.devices and not gpu:
             extra["CUDA_VISIBLE_DEVICES"] = ""  # CPU stages keep off the GPUs handed to training
-        if device is None and cpu_threads and "OMP_NUM_THREADS" not in os.environ:
-            # stages running side by side share the cores: more OpenMP threads than cores make
-            # every one of them spin at barriers (measured here: 10x slower, not 2x)
-            extra["OMP_NUM_THREADS"] = extra["MKL_NUM_THREADS"] = str(cpu_threads)
+        extra.update(sharing_cores_env(stages_at_once))  # each stage pins its threads (gatedvae.threads)
         run = run_dvc(args, root, logger.info, env=child_env(extra))
     if not run.ok:
         raise StageFailed(stage, run)
@@ -155,7 +153,7 @@ def _reproduce(root: Path, scale, targets, max_parallel, gpu_limit, gpu_devices,
     def submit(spec: StageSpec, wait_for: list):
         params = {"root": str(root), "stage": spec.name, "gpu": spec.gpu,
                   "use_remote": use_remote, "force": force, "slots": slots,
-                  "cpu_threads": max(1, (os.cpu_count() or 1) // max_parallel)}
+                  "stages_at_once": max_parallel}
         return runner.submit(_task_for(spec, retries, retry_delay_seconds), params,
                              wait_for=wait_for)
 

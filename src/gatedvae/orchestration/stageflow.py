@@ -34,10 +34,10 @@ from gatedvae.orchestration.dvccli import child_env, run_dvc
 from gatedvae.orchestration.flow import StageFailed
 from gatedvae.orchestration.gpu import device_slot, fleet_limit, visible_devices
 from gatedvae.orchestration.stagestate import default_remote, push_uncached_outputs
+from gatedvae.threads import sharing_cores_env
 
 STAGE_FLOW_NAME = "gatedvae-dvc-stage"  # its deployment on a pool is named after the pool
 CHECKOUT_ENV = "GATEDVAE_CHECKOUT"   # the worker's own checkout of the project
-THREADS_ENV = "GATEDVAE_CPU_THREADS"  # CPU threads per stage on this worker (default below)
 SLOTS_ENV = "GATEDVAE_WORKER_SLOTS"   # stages this worker runs at once (its --limit)
 
 
@@ -84,12 +84,9 @@ def _move_to(root: Path, commit: str, logger) -> None:
     logger.info("Checkout %s moved to commit %s", root, commit[:12])
 
 
-def cpu_threads() -> int:
-    """Threads for one stage: $GATEDVAE_CPU_THREADS, else the cores shared by the stages this
-    worker runs at once ($GATEDVAE_WORKER_SLOTS, its --limit)."""
-    if os.environ.get(THREADS_ENV):
-        return max(1, int(os.environ[THREADS_ENV]))
-    return max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get(SLOTS_ENV) or 1)))
+def stages_at_once() -> int:
+    """How many stages this worker runs at once ($GATEDVAE_WORKER_SLOTS, its --limit)."""
+    return max(1, int(os.environ.get(SLOTS_ENV) or 1))
 
 
 def _restore_upstream(root: Path, upstream: list[str], stage: str, env: dict, logger) -> list[str]:
@@ -159,8 +156,7 @@ def dvc_stage(stage: str, commit: str, upstream: Optional[list[str]] = None, gpu
             raise CheckoutError(f"{root}: no default DVC remote at commit {commit[:12]}; per-stage "
                                 "dispatch shares outputs through one (`dvc remote add -d NAME URL`, "
                                 "committed)")
-        threads = str(cpu_threads())
-        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        env = sharing_cores_env(stages_at_once())  # each stage pins its threads (gatedvae.threads)
         restored = _restore_upstream(root, upstream or [], stage, env, logger)
         devices = visible_devices() if gpu else []
         hold_fleet = fleet_limit(gpu_limit, logger) if gpu else contextlib.nullcontext()
