@@ -35,6 +35,7 @@ def test_quick_bench_reports_every_ratio_against_its_own_columns(tmp_path, capsy
                 ["engine vs compute bound", "engine vs per-item DataLoader", "gated vs un-gated (engine)"]
                 + (["bf16 vs fp32 (engine)"] if result["bf16"] else [])}
     expected.add(("pair sampler vs per-item Python (pairs/s)", "-"))
+    expected |= {("first layer: lit-pixel sum vs dense (engine)", net) for net in NETS if net.startswith("mlp")}
     rows = {(r["measurement"], r["net"]): r for r in result["rows"]}
     assert set(rows) == expected and len(result["rows"]) == len(expected)
     for row in rows.values():
@@ -46,6 +47,8 @@ def test_quick_bench_reports_every_ratio_against_its_own_columns(tmp_path, capsy
         engine = rows[("engine vs compute bound", net)]["measured_per_s"]
         assert rows[("engine vs per-item DataLoader", net)]["measured_per_s"] == engine
         assert rows[("gated vs un-gated (engine)", net)]["measured_per_s"] == engine
+        if net.startswith("mlp"):
+            assert rows[("first layer: lit-pixel sum vs dense (engine)", net)]["measured_per_s"] == engine
         if result["bf16"]:
             assert rows[("bf16 vs fp32 (engine)", net)]["baseline_per_s"] == engine
     assert result["machine"]["device"] == "cpu" and result["machine"]["torch_threads"] >= 1

@@ -2,7 +2,8 @@
 in the same process and run, for the dSprites MLP and the faces conv net.
 
 Per net: engine / compute bound, engine / per-item DataLoader, bf16 / fp32 (engine, where the
-device runs bf16) and gated / un-gated (engine); plus the pair sampler against per-item Python.
+device runs bf16) and gated / un-gated (engine); for the MLP, its first layer as a sum over lit
+pixels against the dense product (engine); plus the pair sampler against per-item Python.
 Every configuration is measured once per round, the rounds interleaved, and the best round kept
 (a machine shared with other work slows some rounds; the best is the least disturbed).
 """
@@ -20,6 +21,7 @@ from gatedvae.bench.report import Ratio, bf16_supported
 from gatedvae.bench.synthetic import synthetic_groups, synthetic_images
 from gatedvae.training.config import TrainConfig
 from gatedvae.training.infer import resolve_device
+from gatedvae.training.models.pixel_linear import dense_product
 
 
 @dataclass
@@ -68,6 +70,11 @@ def measure_net(net: BenchNet, budget: Budget, with_bf16: bool) -> dict[str, lis
         "dataloader": lambda: dataloader_images_per_second(cfg, images, groups, steps=steps,
                                                            warmup_steps=warmup),
     }
+    if cfg.net == "mlp":
+        def engine_dense_first_layer():
+            with dense_product():
+                return engine_images_per_second(cfg, images[:timed], groups[:timed], warmup_steps=warmup)
+        configurations["engine_dense_first_layer"] = engine_dense_first_layer
     if with_bf16:
         configurations["engine_bf16"] = lambda: engine_images_per_second(
             dataclasses.replace(cfg, precision="bf16"), images[:timed], groups[:timed],
@@ -82,6 +89,9 @@ def measure_net(net: BenchNet, budget: Budget, with_bf16: bool) -> dict[str, lis
 def ratios(label: str, best: dict[str, float]) -> list[Ratio]:
     rows = [Ratio("engine vs compute bound", label, best["compute_bound"], best["engine"]),
             Ratio("engine vs per-item DataLoader", label, best["dataloader"], best["engine"])]
+    if "engine_dense_first_layer" in best:
+        rows.append(Ratio("first layer: lit-pixel sum vs dense (engine)", label,
+                          best["engine_dense_first_layer"], best["engine"]))
     if "engine_bf16" in best:
         rows.append(Ratio("bf16 vs fp32 (engine)", label, best["engine"], best["engine_bf16"]))
     rows.append(Ratio("gated vs un-gated (engine)", label, best["engine_ungated"], best["engine"]))

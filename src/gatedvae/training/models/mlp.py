@@ -1,6 +1,6 @@
 """The dSprites MLP (a reproduction decision; the paper's Fig. 6 is not in its text).
 
-Encoder 4096-H-H with BatchNorm+ReLU and a linear head to (mu, logvar); decoder M-H-H-4096 with
+Encoder 4096-H-H with BatchNorm+ReLU (the first layer a sum over lit pixels, pixel_linear.py) and a linear head to (mu, logvar); decoder M-H-H-4096 with
 BatchNorm+ReLU and logits out (the sigmoid is folded into the Bernoulli loss). H = 1200 at the
 paper's scale, 256 on a CPU.
 """
@@ -11,6 +11,7 @@ from torch import nn
 
 from gatedvae.training.models import register_net
 from gatedvae.training.models.base import VAE
+from gatedvae.training.models.pixel_linear import PixelLinear
 
 
 def _block(n_in: int, n_out: int) -> list[nn.Module]:
@@ -23,7 +24,8 @@ class MLPVAE(VAE):
         super().__init__(latent_dim, image_size)
         pixels = image_size * image_size
         self.encoder = nn.Sequential(
-            nn.Flatten(), *_block(pixels, hidden), *_block(hidden, hidden),
+            nn.Flatten(), PixelLinear(pixels, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            *_block(hidden, hidden),
             nn.Linear(hidden, 2 * latent_dim),
         )
         self.decoder = nn.Sequential(
