@@ -78,6 +78,21 @@ def summary(records: list[dict]) -> dict:
             "largest_gap_s": max(gaps, default=0.0), "by_phase_s": by_phase}
 
 
+def latest_run(records: list[dict], gap_s: float = 60.0) -> tuple[list[dict], list[dict]]:
+    """(records of the latest `dvc repro`, the older ones). One repro runs its stages back to
+    back, so it is the last stretch of records in which each stage started within gap_s of the
+    finish of those before it; a stage that repro found up to date keeps an older record."""
+    if not records:
+        return [], []
+    ordered = sorted(records, key=lambda r: r["started_at"])
+    first, finished = 0, ordered[0]["finished_at"]
+    for i, r in enumerate(ordered[1:], start=1):
+        if r["started_at"] - finished > gap_s:
+            first = i
+        finished = max(finished, r["finished_at"])
+    return ordered[first:], ordered[:first]
+
+
 def figure(rows: list[dict]):
     """Horizontal stacked bars: minutes per stage, split into start-up, phases and the rest."""
     import matplotlib
