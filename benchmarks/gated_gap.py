@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--gatings", nargs="+", choices=("gated", "ungated"), default=["gated"])
-    parser.add_argument("--out", default="reports/dsprites/gated_gap.jsonl")
+    parser.add_argument("--out", default="benchmarks/gated_gap_results.jsonl")
     parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
     args = parser.parse_args(argv)
     params = P.load("params.yaml")
