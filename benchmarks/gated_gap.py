@@ -73,8 +73,6 @@ def scores(metrics: dict) -> dict:
 
 
 def run_one(params, row: str, gating: str, seed: int) -> dict:
-    from pathlib import Path as _Path
-
     from gatedvae.evaluation.evaluate import evaluate_model
     from gatedvae.training import fit
     from gatedvae.training.pairs import group_ids
@@ -109,7 +107,7 @@ def run_one(params, row: str, gating: str, seed: int) -> dict:
     t0 = time.perf_counter()
     result = fit._fit(model, images, groups.to_numpy() if cfg.gated else None, cfg,
                       mode="gated" if cfg.gated else "plain", epochs=cfg.epochs, lr=cfg.lr,
-                      checkpoint_dir=_Path(f"checkpoints/gated_gap/{row}-{gating}-{seed}"),
+                      checkpoint_dir=Path(f"checkpoints/gated_gap/{row}-{gating}-{seed}"),
                       log_dir=None, progress=False, on_epoch_end=on_epoch_end,
                       partition_names_given=list(parts))
     last = result.history[-1]
