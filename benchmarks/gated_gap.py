@@ -40,6 +40,13 @@ ROWS = {
     "full_grid": ("the full 737,280-image grid, 1 epoch (737k images seen) instead of the 100k "
                   "subset for 6 (600k)", {"epochs": 1}),
     "budget_4x": ("24 epochs (2.4M images seen) instead of 6", {"epochs": 24}),
+    "self_target_0.25": ("a quarter of the steps reconstruct the anchor itself, gradient through all of z "
+                         "(pairs that share more than the text says)",
+                         {"self_target_prob": 0.25, "self_target_partitions": [0, 1, 2, 3]}),
+    "decoder_gated": ("the decoder's first-layer weights from inactive partitions get no gradient either "
+                      "(one reading of 'only through a specific partition')", {}),
+    "bn_recalibrated": ("the model as committed, its BatchNorm running statistics recomputed exactly over "
+                        "all training images before evaluation (are the codes hurt by stale statistics?)", {}),
 }
 
 
@@ -60,6 +67,42 @@ def load_data(name: str):
 
 # the learning curve: the budget_4x run is evaluated after these epochs (100k images each)
 CURVE_EPOCHS = (1, 2, 3, 6, 12, 24)
+
+
+def gate_decoder_inputs(model, cfg) -> None:
+    """Zero the gradient of the decoder's first-layer weight columns of the partitions a step does
+    not name (round robin: step k names partition k mod P). Adam's moments still carry earlier
+    steps' updates, so this gates the gradient, as the encoder's gating does, not the update."""
+    import itertools
+
+    import torch
+    from gatedvae.training.gating import partition_masks
+
+    assert cfg.partition_order == "round_robin", "the hook infers the partition from the step count"
+    masks = partition_masks(cfg.partitions).to(torch.float32)
+    steps = itertools.count()
+    first = model.decoder[0]  # nn.Linear(latent_dim, hidden): weight [hidden, latent_dim]
+    first.weight.register_hook(lambda grad: grad * masks[next(steps) % len(masks)].to(grad.device))
+
+
+def recalibrate_batchnorm(model, images, cfg, batch: int = 1000) -> None:
+    """Replace the encoder's BatchNorm running means and variances by their exact averages over all
+    images (momentum None: a cumulative average), in train mode without gradients. The codes are
+    encoder means, so the decoder's statistics do not enter the metrics."""
+    import torch
+    from gatedvae.training.infer import to_float
+
+    norms = [m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            x = to_float(torch.from_numpy(np.asarray(images[start:start + batch])), cfg.pixel_max)
+            if len(x) > 1:
+                model.encode(x)
+    model.eval()
 
 
 def scores(metrics: dict) -> dict:
@@ -97,6 +140,8 @@ def run_one(params, row: str, gating: str, seed: int) -> dict:
 
     curve = []
     model = fit.new_model(cfg)
+    if row == "decoder_gated":
+        gate_decoder_inputs(model, cfg)
 
     def on_epoch_end(epoch, row_of_epoch):  # the engine sets train mode again at the next epoch
         if row == "budget_4x" and epoch in CURVE_EPOCHS:
@@ -110,6 +155,8 @@ def run_one(params, row: str, gating: str, seed: int) -> dict:
                       checkpoint_dir=Path(f"checkpoints/gated_gap/{row}-{gating}-{seed}"),
                       log_dir=None, progress=False, on_epoch_end=on_epoch_end,
                       partition_names_given=list(parts))
+    if row == "bn_recalibrated":
+        recalibrate_batchnorm(result.model, images, cfg)
     last = result.history[-1]
     return {"row": row, "gating": gating, "seed": seed, "images_seen": len(images) * cfg.epochs,
             "seconds": round(time.perf_counter() - t0, 1), **evaluate(result.model),

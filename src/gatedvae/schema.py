@@ -52,6 +52,7 @@ TREE: dict = {
         "beta_sweep": leaves("betas", "seeds"),
         "noise": leaves("fractions", "seeds"),
         "faces_clusters": leaves("counts", "seeds", "epochs"),
+        "curve": leaves("epochs", "hidden", "seeds"),
     },
     "faces": {
         "acquire": {**leaves("source", "path", "download_dir", "url_template"),

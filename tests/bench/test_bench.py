@@ -107,7 +107,8 @@ SMALL_PARAMS = {
     "studies": {"epochs": 2,
                 "beta_sweep": {"betas": [0.0, 1.0, 4.0], "seeds": [0]},
                 "noise": {"fractions": [0.0, 0.5], "seeds": [0, 1]},
-                "faces_clusters": {"counts": [4, 16], "seeds": [0], "epochs": 5}},
+                "faces_clusters": {"counts": [4, 16], "seeds": [0], "epochs": 5},
+                "curve": {"epochs": [1, 3, 2], "hidden": 64, "seeds": [0, 1]}},
     "faces": {"acquire": {"source": "synthetic", "synthetic": {"n_images": 300}},
               "train": {"net": "conv", "epochs": 4, "batch_size": 64}, "finetune": {"epochs": 2},
               "study": {"runs": ["gated-faithful", "gated-self_target", "ungated-faithful"], "seeds": [0, 1]},
@@ -123,15 +124,16 @@ def test_dag_image_count_known_answer():
         "dsprites_finetune": 2 * 2 * 3 * 1 * 896,
         "dsprites_beta_sweep": 3 * 2 * 1 * 2 * 896,  # betas x gatings x seeds x studies.epochs
         "dsprites_noise_study": 2 * 2 * 2 * 896,     # fractions x seeds (gated only)
+        "dsprites_curve": 2 * 2 * 3 * 896,           # gatings x seeds x the last listed epoch
         "faces_train": 3 * 2 * 4 * 256,              # study runs x seeds x epochs
         "faces_finetune": 2 * 2 * 256,
         "faces_cluster_study": 2 * 1 * 5 * 256,      # counts x seeds (gated only)
         "faces_cluster_baseline": 1 * 5 * 256,
     }
     stages = training_images(SMALL_PARAMS)
-    assert images_per_dataset(stages) == {"dsprites": 60_928, "faces": 6_912 + 4 * 4 * 256}
+    assert images_per_dataset(stages) == {"dsprites": 60_928 + 10_752, "faces": 6_912 + 4 * 4 * 256}
     proj = projection(stages, {"dsprites": {"aggregate_images_per_s": 2.0, "concurrency": 4}})
-    assert proj["per_dataset"]["dsprites"]["hours"] == pytest.approx(60_928 / 2.0 / 3600)
+    assert proj["per_dataset"]["dsprites"]["hours"] == pytest.approx((60_928 + 10_752) / 2.0 / 3600)
     assert proj["per_dataset"]["faces"]["hours"] is None and proj["total_hours"] is None
 
 

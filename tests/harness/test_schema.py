@@ -66,6 +66,8 @@ def test_the_schema_knows_exactly_the_committed_keys(params):
     (lambda p: p["studies"]["faces_clusters"].update(counts=[16, 16]), "studies.faces_clusters.counts", "twice"),
     (lambda p: p["studies"]["faces_clusters"].update(epochs=1), "studies.faces_clusters.epochs",
      "ungated_warmup_epochs"),
+    (lambda p: p["studies"]["curve"].update(epochs=[0, 6]), "studies.curve.epochs", "[1, inf]"),
+    (lambda p: p["studies"]["curve"].update(hidden=2.5), "studies.curve.hidden", "integer"),
     # tracebacks before
     (lambda p: p["dsprites"]["net"].update(name="mpl"), "dsprites.net.name", "got 'mpl'"),
     (lambda p: p["faces"]["train"].update(net="cnv"), "faces.train.net", "got 'cnv'"),

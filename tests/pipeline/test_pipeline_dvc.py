@@ -92,10 +92,18 @@ def test_studies_tabulate_and_plot(repo):
     for name in ("beta_sweep_disentanglement", "noise_placement", "beta_sweep_reconstruction",
                  "faces_clusters_placement", "faces_clusters_pair_variance", "faces_clusters_kl"):
         assert (repo / "reports/figures/studies" / f"{name}.png").stat().st_size > 1000
+    curve = pd.read_csv(repo / "reports/studies/curve.csv")  # tiny: 1536 images, epochs [1, 2]
+    assert curve[["gating", "images_seen"]].values.tolist() == [
+        ["gated", 1536], ["gated", 3072], ["ungated", 1536], ["ungated", 3072]]
+    assert curve["rf_nrmse_shape_mean"].between(0, 2).all() and curve["rf_disentanglement_mean"].between(0, 1).all()
+    for name in ("curve_nrmse_gated", "curve_nrmse_ungated", "curve_dci"):
+        assert (repo / "reports/figures/studies" / f"{name}.png").stat().st_size > 1000
     plots = dvc(repo, "plots", "show", "--json").stdout
     assert "beta_sweep.csv" in plots and "noise.csv" in plots and "faces_clusters.csv" in plots
+    assert "curve.csv" in plots
     report = (repo / "reports/report.md").read_text()
     assert "number of k-means clusters" in report and "Held-out reconstruction error and ELBO" in report
+    assert "learning curve" in report and "36,864,000" in report
 
 
 def test_second_repro_does_nothing(repo):

@@ -13,7 +13,11 @@ import pytest
 
 from gatedvae import params as P
 from gatedvae.errors import StageError
-from gatedvae.studies.summary import members, summarise, summarise_studies
+from gatedvae.studies.summary import curve_summary, members, summarise, summarise_studies
+
+REFERENCE = Path(__file__).resolve().parents[2] / "reference"
+PAPER = {"paper": str(REFERENCE / "paper_table1.csv"),
+         "paper_per_factor": str(REFERENCE / "paper_table2_informativeness_per_factor.csv")}
 
 
 def rows(study, entries):
@@ -83,12 +87,13 @@ def test_summarise_does_not_mix_values_or_gatings():
 # --- members ---------------------------------------------------------------------------------------
 
 def studies_params(betas=(0.0, 2.0), beta_seeds=(0, 1), fractions=(0.0, 0.5), noise_seeds=(0,),
-                   counts=(4, 16), face_seeds=(0,)) -> P.Params:
+                   counts=(4, 16), face_seeds=(0,), curve_seeds=(0, 1)) -> P.Params:
     return P.Params({"studies": {
         "epochs": 1,
         "beta_sweep": {"betas": list(betas), "seeds": list(beta_seeds)},
         "noise": {"fractions": list(fractions), "seeds": list(noise_seeds)},
         "faces_clusters": {"counts": list(counts), "seeds": list(face_seeds), "epochs": 1},
+        "curve": {"epochs": [1, 3], "hidden": 16, "seeds": list(curve_seeds)},
     }})
 
 
@@ -99,6 +104,7 @@ def test_members_lists_exactly_the_matrix_keys():
                        "2.0-gated-0", "2.0-gated-1", "2.0-ungated-0", "2.0-ungated-1"],
         "noise": ["0.0-0", "0.5-0"],
         "faces_clusters": ["4-0", "16-0", "ungated-0"],
+        "curve": ["gated-0", "gated-1", "ungated-0", "ungated-1"],
     }
 
 
@@ -121,7 +127,8 @@ def test_members_records_the_keys_it_reads():
     params = studies_params()
     members(params)
     assert params.read == {"studies.beta_sweep.betas", "studies.beta_sweep.seeds", "studies.noise.fractions",
-                           "studies.noise.seeds", "studies.faces_clusters.counts", "studies.faces_clusters.seeds"}
+                           "studies.noise.seeds", "studies.faces_clusters.counts", "studies.faces_clusters.seeds",
+                           "studies.curve.seeds"}
 
 
 def test_members_missing_key_is_a_param_error_naming_it():
@@ -162,6 +169,36 @@ def faces_member(clusters, gating, seed, base):
     return row
 
 
+CURVE_METRICS = ([f"{reg}_nrmse_{f}" for reg in ("rf", "lasso")
+                  for f in ("shape", "scale", "orientation", "pos_x", "pos_y")]
+                 + [f"{reg}_{m}" for reg in ("rf", "lasso") for m in ("disentanglement", "completeness", "informativeness")]
+                 + [f"kl_{p}" for p in ("shape", "scale", "orientation", "position")])
+
+
+def curve_member(gating, seed, base, epochs=(1, 3), per_epoch=100):
+    """A curve run as gatedvae.studies.curve.member writes it: metric i at epoch e = base + i/100 + e."""
+    return {"gating": gating, "seed": seed, "hidden": 16, "images_per_epoch": per_epoch,
+            "images_per_second": 10.0,
+            "points": [{"epoch": e, "images_seen": e * per_epoch,
+                        **{name: base + i / 100 + e for i, name in enumerate(CURVE_METRICS)}} for e in epochs]}
+
+
+def test_curve_summary_means_over_seeds_per_gating_and_epoch():
+    out = curve_summary([curve_member("gated", 0, 0.1), curve_member("gated", 1, 0.3),
+                         curve_member("ungated", 0, 0.5)])
+    assert out[["gating", "epoch", "images_seen"]].values.tolist() == [
+        ["gated", 1, 100], ["gated", 3, 300], ["ungated", 1, 100], ["ungated", 3, 300]]
+    by = out.set_index(["gating", "epoch"])
+    # gated, epoch 3, rf_nrmse_shape (metric 0): seeds 0.1 + 3 and 0.3 + 3 -> mean 3.2, std 0.2 / sqrt 2
+    assert by.loc[("gated", 3), "rf_nrmse_shape_mean"] == pytest.approx(3.2)
+    assert by.loc[("gated", 3), "rf_nrmse_shape_std"] == pytest.approx(0.2 / math.sqrt(2))
+    assert by.loc[("gated", 3), "n_seeds"] == 2
+    # un-gated, epoch 1, rf_disentanglement (metric 10): one seed, std 0
+    assert by.loc[("ungated", 1), "rf_disentanglement_mean"] == pytest.approx(0.5 + 0.10 + 1)
+    assert by.loc[("ungated", 1), "rf_disentanglement_std"] == 0.0
+    assert "seed_mean" not in out.columns and "images_seen_mean" not in out.columns
+
+
 def write_members(root: Path, params) -> dict[tuple, float]:
     """Every member the params ask for, under root/<study>/<key>.json; returns the bases used."""
     bases = {}
@@ -185,6 +222,11 @@ def write_members(root: Path, params) -> dict[tuple, float]:
         (root / "faces_clusters").mkdir(parents=True, exist_ok=True)
         (root / "faces_clusters" / f"{key}.json").write_text(
             json.dumps(faces_member(None if gating == "ungated" else int(first), gating, int(seed), base)))
+    for i, key in enumerate(keys["curve"]):
+        gating, seed = key.split("-")
+        bases[("curve", key)] = base = 0.3 * (i + 1)
+        (root / "curve").mkdir(parents=True, exist_ok=True)
+        (root / "curve" / f"{key}.json").write_text(json.dumps(curve_member(gating, int(seed), base)))
     return bases
 
 
@@ -197,14 +239,14 @@ def summarised(tmp_path_factory):
     (root / "members" / "beta_sweep" / "9.0-gated-0.json").write_text(
         json.dumps(dsprites_member("beta_sweep", 9.0, "gated", 0, 50.0)))
     summarise_studies(params, members_dir=str(root / "members"), tables=str(root / "tables"),
-                      figures=str(root / "figures"))
+                      figures=str(root / "figures"), **PAPER)
     return root, bases
 
 
 def test_summarise_studies_writes_three_tables(summarised):
     root, _ = summarised
-    assert sorted(p.name for p in (root / "tables").iterdir()) == ["beta_sweep.csv", "faces_clusters.csv",
-                                                                    "noise.csv"]
+    assert sorted(p.name for p in (root / "tables").iterdir()) == ["beta_sweep.csv", "curve.csv",
+                                                                    "faces_clusters.csv", "noise.csv"]
 
 
 def test_beta_sweep_table_has_hand_computed_numbers(summarised):
@@ -252,9 +294,22 @@ def test_summarise_studies_draws_every_figure(summarised):
     names = sorted(p.name for p in (root / "figures").iterdir())
     assert names == sorted([f"{s}_{f}.png" for s in ("beta_sweep", "noise")
                             for f in ("disentanglement", "placement", "reconstruction")]
-                           + [f"faces_clusters_{f}.png" for f in ("placement", "pair_variance", "kl")])
+                           + [f"faces_clusters_{f}.png" for f in ("placement", "pair_variance", "kl")]
+                           + [f"curve_{f}.png" for f in ("nrmse_gated", "nrmse_ungated", "dci")])
     for name in names:
         assert (root / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curve_table_has_hand_computed_numbers(summarised):
+    root, bases = summarised
+    table = pd.read_csv(root / "tables" / "curve.csv")
+    assert list(table.columns[:4]) == ["run", "gating", "epoch", "images_seen"]
+    assert table[["gating", "images_seen"]].values.tolist() == [["gated", 100], ["gated", 300],
+                                                                ["ungated", 100], ["ungated", 300]]
+    row = table[(table["gating"] == "ungated") & (table["epoch"] == 3)].iloc[0]
+    b0, b1 = bases[("curve", "ungated-0")], bases[("curve", "ungated-1")]
+    assert row["kl_position_mean"] == pytest.approx((b0 + b1) / 2 + (len(CURVE_METRICS) - 1) / 100 + 3)
+    assert row["n_seeds"] == 2
 
 
 def test_missing_member_raises_stage_error_naming_it(tmp_path):
@@ -263,7 +318,7 @@ def test_missing_member_raises_stage_error_naming_it(tmp_path):
     (tmp_path / "members" / "noise" / "0.5-0.json").unlink()
     with pytest.raises(StageError) as info:
         summarise_studies(params, members_dir=str(tmp_path / "members"), tables=str(tmp_path / "tables"),
-                          figures=str(tmp_path / "figures"))
+                          figures=str(tmp_path / "figures"), **PAPER)
     message = str(info.value)
     assert str(tmp_path / "members" / "noise" / "0.5-0.json") in message
     assert "0.0-0.json" not in message
@@ -275,7 +330,7 @@ def test_missing_baseline_member_is_named_too(tmp_path):
     (tmp_path / "members" / "faces_clusters" / "ungated-0.json").unlink()
     with pytest.raises(StageError, match="ungated-0.json"):
         summarise_studies(params, members_dir=str(tmp_path / "members"), tables=str(tmp_path / "tables"),
-                          figures=str(tmp_path / "figures"))
+                          figures=str(tmp_path / "figures"), **PAPER)
 
 
 def test_study_summary_refuses_a_repeated_seed(tmp_path):
@@ -285,5 +340,5 @@ def test_study_summary_refuses_a_repeated_seed(tmp_path):
     params = studies_params(beta_seeds=(0, 0))
     with pytest.raises(P.ParamError, match="studies.beta_sweep.seeds"):
         summarise_studies(params, members_dir=str(tmp_path / "m"), tables=str(tmp_path / "t"),
-                          figures=str(tmp_path / "f"))
+                          figures=str(tmp_path / "f"), **PAPER)
     assert not (tmp_path / "t").exists()

@@ -58,6 +58,7 @@ def training_images(params: dict) -> list[StageImages]:
     study_epochs = int(get(params, "studies.epochs"))
     beta = get(params, "studies.beta_sweep")
     noise = get(params, "studies.noise")
+    curve = get(params, "studies.curve")
 
     n_faces = faces_images(params)
     conv, face_batch = get(params, "faces.train.net"), int(get(params, "faces.train.batch_size"))
@@ -72,6 +73,8 @@ def training_images(params: dict) -> list[StageImages]:
                     study_epochs, per_epoch),
         StageImages("dsprites_noise_study", "dsprites", mlp, len(noise["fractions"]) * len(noise["seeds"]),
                     study_epochs, per_epoch),  # gated only
+        StageImages("dsprites_curve", "dsprites", mlp, 2 * len(curve["seeds"]), max(curve["epochs"]),
+                    per_epoch),  # at studies.curve.hidden, which may differ from the main matrix's
         StageImages("faces_train", "faces", conv, len(study["runs"]) * len(study["seeds"]),
                     int(get(params, "faces.train.epochs")), face_epoch),  # the recipe study
         StageImages("faces_finetune", "faces", conv, len(get(params, "faces.main_runs")),

@@ -206,8 +206,43 @@ def studies_section(report: Report, inputs: Inputs) -> None:
                       "seeds"], rows)
         report.figures([(p, p.stem.replace("_", " ")) for p in
                         sorted(inputs.study_figures.glob(f"{study}_*.png"))])
+    if (inputs.studies / "curve.csv").exists():
+        learning_curve_section(report, inputs)
     if (inputs.studies / "faces_clusters.csv").exists():
         faces_clusters_section(report, inputs.studies / "faces_clusters.csv", inputs.study_figures)
+
+
+def learning_curve_section(report: Report, inputs: Inputs) -> None:
+    """The curve study beside the paper's beta-VAE (50 epochs of 737,280 images: 36.9M seen)."""
+    frame = pd.read_csv(inputs.studies / "curve.csv").sort_values(["gating", "images_seen"])
+    per_factor = paper_informativeness_per_factor(inputs.paper_per_factor)
+    table = paper_table(inputs.paper)
+    report.heading("learning curve", 3)
+    report.paragraph("The main matrix's beta-VAE, gated and un-gated, trained once for the longest budget "
+                     "and evaluated after each listed epoch (studies.curve); random-forest NRMSE per factor "
+                     "(lower is better), mean NRMSE, disentanglement and completeness, mean over "
+                     f"{int(frame['n_seeds'].max())} seed(s). The paper's row is its 50 epochs of the full "
+                     "grid (36.9M images seen).")
+    rows = []
+    for gating in GATINGS:
+        part = frame[frame["gating"] == gating]
+        for r in part.to_dict("records"):
+            rows.append([gating, f"{r['images_seen']:,}"]
+                        + [f"{r[f'rf_nrmse_{f}_mean']:.3f}" for f in FACTOR_NAMES]
+                        + [f"{r[c + '_mean']:.3f}" for c in ("rf_informativeness", "rf_disentanglement",
+                                                             "rf_completeness")])
+        if part.empty:
+            continue
+        gated = gating == "gated"
+        ref = per_factor[(per_factor.model == "beta_vae") & (per_factor.regressor == "random_forest")
+                         & (per_factor.gated == gated)]
+        dci = table[(table.model == "beta_vae") & (table.regressor == "random_forest") & (table.gated == gated)]
+        if len(ref) and len(dci):
+            rows.append([f"{gating}, paper", "36,864,000"] + [f"{ref[f].iloc[0]:.3f}" for f in FACTOR_NAMES]
+                        + [f"{ref['weighted_avg'].iloc[0]:.3f}", f"{dci['disentanglement_mean'].iloc[0]:.3f}",
+                           f"{dci['completeness_mean'].iloc[0]:.3f}"])
+    report.table(["gating", "images seen", *FACTOR_NAMES, "mean I", "RF D", "RF C"], rows)
+    report.figures([(p, p.stem.replace("_", " ")) for p in sorted(inputs.study_figures.glob("curve_*.png"))])
 
 
 def faces_clusters_section(report: Report, path: Path, study_figures: Path) -> None:

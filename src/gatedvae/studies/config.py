@@ -38,3 +38,6 @@ def check_studies(params: dict) -> None:
         values(params, f"{KEY}.faces_clusters.counts", integer=True, low=2)
         values(params, f"{KEY}.faces_clusters.seeds", integer=True, low=0)
         number(params, f"{KEY}.faces_clusters.epochs", integer=True, positive=True)
+        values(params, f"{KEY}.curve.epochs", integer=True, low=1)
+        number(params, f"{KEY}.curve.hidden", integer=True, positive=True)
+        values(params, f"{KEY}.curve.seeds", integer=True, low=0)

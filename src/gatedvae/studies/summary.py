@@ -1,5 +1,5 @@
-"""The studies' tables (CSV, for `dvc plots`) and figures: the beta sweep and the
-supervision-noise study on dSprites, and the number of k-means clusters on faces."""
+"""The studies' tables (CSV, for `dvc plots`) and figures: the beta sweep, the supervision-noise
+study and the learning curve on dSprites, and the number of k-means clusters on faces."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pandas as pd
 
 from gatedvae import params as P
 from gatedvae.atomic import atomic_path, save_figure
+from gatedvae.dsprites.spec import FACTOR_NAMES
+from gatedvae.dsprites.table1 import paper_informativeness_per_factor, paper_table
 from gatedvae.errors import StageError
 from gatedvae.evaluation.plots import line_with_errorbars
 from gatedvae.faces.spec import PARTITIONS as FACES_PARTS
@@ -26,7 +28,8 @@ SERIES = {  # figure -> (columns plotted, label)
 # study -> (the x column of its table, figure title)
 STUDIES = {"beta_sweep": ("beta", "beta-VAE against beta"),
            "noise": ("noise_fraction", "Gated beta-VAE: supervision noise"),
-           "faces_clusters": ("clusters", None)}
+           "faces_clusters": ("clusters", None),
+           "curve": ("images_seen", None)}
 
 
 def summarise(frame: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -94,25 +97,81 @@ def members(params) -> dict[str, list[str]]:
         "faces_clusters": [f"{k}-{s}" for k in listed("studies.faces_clusters.counts")
                            for s in listed("studies.faces_clusters.seeds")]
         + [f"ungated-{s}" for s in listed("studies.faces_clusters.seeds")],
+        "curve": [f"{g}-{s}" for g in GATINGS for s in listed("studies.curve.seeds")],
     }
 
 
-def summarise_studies(params, *, members_dir: str, tables: str, figures: str) -> None:
+def curve_summary(runs: list[dict]) -> pd.DataFrame:
+    """mean and std over seeds per (gating, epoch) of every point's metric."""
+    frame = pd.DataFrame([{"gating": r["gating"], "seed": r["seed"], **p} for r in runs for p in r["points"]])
+    metrics = [c for c in frame.columns if c not in ("gating", "seed", "epoch", "images_seen")]
+    grouped = frame.groupby(["gating", "epoch", "images_seen"])[metrics]
+    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=1).fillna(0.0).add_suffix("_std"))
+    out["n_seeds"] = grouped.size()
+    return out.reset_index()
+
+
+def curve_figures(summary: pd.DataFrame, paper: pd.DataFrame, paper_per_factor: pd.DataFrame) -> dict:
+    """RF NRMSE per factor against images seen, gated and un-gated, and RF D and C: the paper's
+    beta-VAE values (50 epochs of the full grid, 36.9M images) as dashed lines in each series' colour."""
+    def ref(frame, gated, column):
+        row = frame[(frame.model == "beta_vae") & (frame.regressor == "random_forest") & (frame.gated == gated)]
+        return float(row[column].iloc[0]) if len(row) else None
+
+    figures = {}
+    for gating in GATINGS:
+        part = summary[summary["gating"] == gating].sort_values("images_seen")
+        if part.empty:
+            continue
+        refs = {f: ref(paper_per_factor, gating == "gated", f) for f in FACTOR_NAMES}
+        figures[f"nrmse_{gating}"] = line_with_errorbars(
+            part["images_seen"], [part[f"rf_nrmse_{f}_mean"] for f in FACTOR_NAMES],
+            [part[f"rf_nrmse_{f}_std"] for f in FACTOR_NAMES], list(FACTOR_NAMES), "images seen",
+            "RF NRMSE (lower is better)", f"beta-VAE {gating}: informativeness per factor (dashed: paper)",
+            log_x=True, references={k: v for k, v in refs.items() if v is not None})
+    series, labels, refs = [], [], {}
+    for gating in GATINGS:
+        part = summary[summary["gating"] == gating].sort_values("images_seen")
+        if part.empty:
+            continue
+        for score, stem in (("D", "disentanglement"), ("C", "completeness")):
+            label = f"RF {score} {gating}"
+            series.append(part)
+            labels.append((label, f"rf_{stem}"))
+            value = ref(paper, gating == "gated", f"{stem}_mean")
+            if value is not None:
+                refs[label] = value
+    xs = series[0]["images_seen"].to_numpy()
+    figures["dci"] = line_with_errorbars(
+        xs, [p[f"{c}_mean"].to_numpy() for p, (_, c) in zip(series, labels)],
+        [p[f"{c}_std"].to_numpy() for p, (_, c) in zip(series, labels)], [label for label, _ in labels],
+        "images seen", "score (higher is better)", "beta-VAE: RF disentanglement and completeness "
+        "(dashed: paper)", log_x=True, references=refs)
+    return figures
+
+
+def summarise_studies(params, *, members_dir: str, tables: str, figures: str, paper: str,
+                      paper_per_factor: str) -> None:
     """For each study: read its members (members_dir/<study>/<key>.json), write
-    tables/<study>.csv and figures/<study>_<figure>.png."""
+    tables/<study>.csv and figures/<study>_<figure>.png. paper, paper_per_factor: the paper's
+    Table I and supplementary Table 2 (reference/), drawn beside the learning curve."""
     paths = {study: [Path(members_dir, study, f"{key}.json") for key in keys]
              for study, keys in members(params).items()}
     missing = [str(p) for listed in paths.values() for p in listed if not p.exists()]
     if missing:  # before anything is written
         raise StageError("missing study results; run `dvc repro`:\n  " + "\n  ".join(missing))
+    references = paper_table(paper), paper_informativeness_per_factor(paper_per_factor)
     for study, files in paths.items():
         x, title = STUDIES[study]
-        summary = summarise(pd.DataFrame([json.loads(p.read_text()) for p in files]), x)
+        members_read = [json.loads(p.read_text()) for p in files]
+        summary = curve_summary(members_read) if study == "curve" else summarise(pd.DataFrame(members_read), x)
         summary.insert(0, "run", summary["gating"])  # the colour of `dvc plots`
         with atomic_path(Path(tables, f"{study}.csv")) as tmp:
             summary.to_csv(tmp, index=False)
         if study == "faces_clusters":
             drawn = faces_figures(summary)
+        elif study == "curve":
+            drawn = curve_figures(summary, *references)
         else:
             drawn = {name: figure(summary, x, f"{title}: {name}", columns, ylabel)
                      for name, (columns, ylabel) in SERIES.items()}

@@ -300,11 +300,12 @@ def new_model(cfg: TrainConfig) -> VAE:
 
 def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, checkpoint_dir,
           log_dir=None, progress: bool = True, on_epoch_end=None,
-          partition_names: list[str] | None = None) -> TrainResult:
+          partition_names: list[str] | None = None, model: VAE | None = None) -> TrainResult:
     """Gated training when cfg.gated (groups required), else a plain VAE (x' = x).
 
     on_epoch_end(epoch, row) is called after each epoch's checkpoint is written; partition_names
-    name the diagnostics' keys (kl_<name>, active_<name>; else p0, p1, ...).
+    name the diagnostics' keys (kl_<name>, active_<name>; else p0, p1, ...). model: the freshly
+    built new_model(cfg) to train in place (for a callback that evaluates it), else one is built.
     """
     problems = cfg.problems()
     if problems:
@@ -312,7 +313,8 @@ def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, ch
     if cfg.gated and groups is None:
         raise ValueError("gated training needs the pair index (groups)")
     with timing.phase("training"):
-        return _fit(new_model(cfg), images, groups, cfg, mode="gated" if cfg.gated else "plain",
+        return _fit(model if model is not None else new_model(cfg), images, groups, cfg,
+                    mode="gated" if cfg.gated else "plain",
                     epochs=cfg.epochs, lr=cfg.lr, checkpoint_dir=Path(checkpoint_dir),
                     log_dir=Path(log_dir) if log_dir else None, progress=progress,
                     on_epoch_end=on_epoch_end, partition_names_given=partition_names)
