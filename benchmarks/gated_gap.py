@@ -40,6 +40,8 @@ ROWS = {
     "full_grid": ("the full 737,280-image grid, 1 epoch (737k images seen) instead of the 100k "
                   "subset for 6 (600k)", {"epochs": 1}),
     "budget_4x": ("24 epochs (2.4M images seen) instead of 6", {"epochs": 24}),
+    "beta_0.5_budget_4x": ("beta 0.5 and 24 epochs together (if the KL weight unlocks the codes only "
+                           "with more training)", {"objective_params": {"beta": 0.5}, "epochs": 24}),
     "self_target_0.25": ("a quarter of the steps reconstruct the anchor itself, gradient through all of z "
                          "(pairs that share more than the text says)",
                          {"self_target_prob": 0.25, "self_target_partitions": [0, 1, 2, 3]}),
@@ -144,7 +146,7 @@ def run_one(params, row: str, gating: str, seed: int) -> dict:
         gate_decoder_inputs(model, cfg)
 
     def on_epoch_end(epoch, row_of_epoch):  # the engine sets train mode again at the next epoch
-        if row == "budget_4x" and epoch in CURVE_EPOCHS:
+        if row.endswith("budget_4x") and epoch in CURVE_EPOCHS:
             curve.append({"epoch": epoch, "images_seen": epoch * len(images), **evaluate(model),
                           "kl": {name: row_of_epoch.get(f"kl_{name}") for name in parts}})
             print(json.dumps(curve[-1]), flush=True)
@@ -177,8 +179,12 @@ def table(rows: list[dict]) -> str:
         per_factor = " | ".join(f"{mean(lambda r: r['rf_nrmse'][n]):.3f}" for n in names)
         kl = " / ".join(f"{mean(lambda r: r['kl'][p] or 0.0):.2f}" for p in runs[0]["kl"])
         seeds = ",".join(str(r["seed"]) for r in sorted(runs, key=lambda r: r["seed"]))
-        out.append(f"| {row} | {gating} | {seeds} | {per_factor} | {mean(lambda r: r['rf_informativeness']):.3f} | "
-                   f"{mean(lambda r: r['rf_disentanglement']):.3f} | {mean(lambda r: r['rf_completeness']):.3f} | {kl} |")
+        def spread(f):  # mean, and ± the std over seeds where there are several
+            values = [f(r) for r in runs]
+            return f"{np.mean(values):.3f}" + (f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else "")
+
+        out.append(f"| {row} | {gating} | {seeds} | {per_factor} | {spread(lambda r: r['rf_informativeness'])} | "
+                   f"{spread(lambda r: r['rf_disentanglement'])} | {spread(lambda r: r['rf_completeness'])} | {kl} |")
     return "\n".join(out)
 
 

@@ -39,7 +39,8 @@ def test_repro_builds_every_output(repo):
         f"dsprites_{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
         f"dsprites_beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
         "dsprites_noise_study@0.0-0", "dsprites_noise_study@0.5-0"} | FACES_STAGES | {
-        "faces_cluster_study@2-0", "faces_cluster_study@8-0", "faces_cluster_baseline@0"}
+        "faces_cluster_study@2-0", "faces_cluster_study@8-0", "faces_cluster_baseline@0",
+        "dsprites_curve@gated-0", "dsprites_curve@ungated-0"}
     images = np.load(repo / "data/dsprites/images.npy", mmap_mode="r")
     assert images.dtype == np.uint8 and images.shape == (1536, 64, 64)
     groups = pd.read_parquet(repo / "data/dsprites/groups.parquet")
