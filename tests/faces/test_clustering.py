@@ -61,7 +61,16 @@ def test_cluster_count_is_capped_for_small_data(caplog):
     with caplog.at_level(logging.INFO):
         labels, stats = cluster(values, ClusterConfig(2500, seed=0, min_mean_size=4), name="expression")
     assert stats["clusters"] <= 10 and stats["requested_clusters"] == 2500
-    assert "2500 clusters requested but only 40 images; using 10" in caplog.text
+    # the log gives the cap and the count actually made (not the cap as if it were made)
+    assert (f"2500 clusters requested; 40 images allow 10 (faces.cluster.min_mean_size 4); "
+            f"{stats['clusters']} made after merging {stats['singletons_merged_into_nearest']}") in caplog.text
+
+
+def test_fewer_than_two_clusters_is_an_error_naming_the_key():
+    values = np.random.default_rng(1).normal(size=(30, 3))
+    with pytest.raises(ValueError, match=r"allow 1 cluster\(s\) at faces.cluster.min_mean_size 40 "
+                                         r".*lower faces.cluster.min_mean_size to 15"):
+        cluster(values, ClusterConfig(2500, seed=0, min_mean_size=40), name="pose")
 
 
 def test_singletons_merge_into_nearest_cluster():

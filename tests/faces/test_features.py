@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gatedvae.faces import celeba, extractors, features, geometry
+from gatedvae.faces import celeba, extractors, features, geometry, openface
 from gatedvae.faces.render import landmarks
 from gatedvae.faces.synthetic import SyntheticConfig, face_of, sample_factors
 
@@ -76,7 +76,9 @@ def test_openface_image_mode_folder(tmp_path, tiny_celeba):
     frame = extractors.from_openface(folder, _ids(factors)[:5], min_confidence=0.0, counts=counts)
     assert counts["no_row"] == 1 and not frame.loc[3, "success"]
     assert frame.loc[[0, 1, 2, 4], "success"].all()
-    np.testing.assert_allclose(frame.loc[0, "yaw"], table.loc[0, "pose_Ry"])
+    pitch, yaw, _ = openface.to_project_pose(*table.loc[0, ["pose_Rx", "pose_Ry", "pose_Rz"]])
+    np.testing.assert_allclose(frame.loc[0, ["pitch", "yaw"]].to_numpy(float), [pitch, yaw])
+    assert counts["failures"] == [{"image_id": _ids(factors)[3], "reason": "no row in the OpenFace output"}]
 
 
 def test_celeba_annotations_extractor_pose_tolerance(tiny_celeba):

@@ -121,7 +121,12 @@ def test_extract_counts_and_contract(astronaut, tmp_path):
     ids = ["grey.jpg", "astronaut.jpg", "broken.jpg", "missing.jpg"]
     counts = {}
     frame = features.validate(landmarks68.extract(tmp_path, ids, counts=counts))
+    failures = counts.pop("failures")
     assert counts == {"n_images": 4, "no_face": 1, "unreadable": 2}
+    # every failed image named, with its reason
+    assert [(f["image_id"], f["reason"].split(":")[0]) for f in failures] == [
+        ("grey.jpg", "no face found by dlib's detector"), ("broken.jpg", "unreadable image"),
+        ("missing.jpg", "unreadable image")]
     assert frame["success"].tolist() == [False, True, False, False]
     assert (frame["extractor"] == "landmarks68").all()
     row = frame.iloc[1]

@@ -138,5 +138,9 @@ def test_written_csv_reads_back(tmp_path, tiny_celeba):
     assert (~ok).any(), "the tiny set is configured with failed rows"
     assert (frame.loc[~ok, ["pose_Ry", "AU12_r"]].to_numpy() == 0).all()
     good = ok & (frame["confidence"].to_numpy() > 0.75)
-    err = np.abs(frame.loc[good, "pose_Ry"].to_numpy() - factors.loc[good, "yaw"].to_numpy())
-    assert err.max() < np.radians(10)
+    # written in OpenFace's convention: the project's yaw is minus pose_Ry (roll aside)
+    pitch, yaw, _ = openface.to_project_pose(*(frame.loc[good, c].to_numpy() for c in ("pose_Rx", "pose_Ry", "pose_Rz")))
+    assert np.abs(yaw - factors.loc[good, "yaw"].to_numpy()).max() < np.radians(10)
+    assert np.abs(pitch - factors.loc[good, "pitch"].to_numpy()).max() < np.radians(10)
+    big = good & (np.abs(factors["yaw"].to_numpy()) > np.radians(10))
+    assert (np.sign(frame.loc[big, "pose_Ry"]) == -np.sign(factors.loc[big, "yaw"])).all()

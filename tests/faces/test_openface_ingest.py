@@ -26,6 +26,7 @@ def _csv_lines(tiny_celeba):
 
 
 def _write(path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -53,15 +54,22 @@ def test_non_finite_cells_are_failed_rows_counted_and_listed(tmp_path, tiny_cele
     ids = _ids(tiny_celeba)
     assert not frame.loc[[nan_pose - 1, inf_au - 1], "success"].any()
     assert counts["non_finite"] == 2
-    assert counts["non_finite_rows"] == [{"line": nan_pose + 1, "image_id": ids[nan_pose - 1]},
-                                         {"line": inf_au + 1, "image_id": ids[inf_au - 1]}]
+    # each failed image is named with its reason and the file and line it came from
+    non_finite = [f for f in counts["failures"] if f["reason"] == "non-finite pose or AU value"]
+    assert non_finite == [{"image_id": ids[nan_pose - 1], "reason": "non-finite pose or AU value",
+                           "row": f"{tmp_path / 'of.csv'}:{nan_pose + 1}"},
+                          {"image_id": ids[inf_au - 1], "reason": "non-finite pose or AU value",
+                           "row": f"{tmp_path / 'of.csv'}:{inf_au + 1}"}]
+    assert len(counts["failures"]) == int((~frame["success"]).sum())
     clean = extractors.from_openface(tiny_celeba[0] / "openface" / "img_celeba.csv", ids)
     others = np.setdiff1d(np.arange(len(ids)), [nan_pose - 1, inf_au - 1])
     pd.testing.assert_frame_equal(frame.iloc[others], clean.iloc[others])
 
 
 @pytest.mark.parametrize("case, match", [
-    ("header_only", r"of.csv: no usable row for 48 images \(0 rows"),
+    ("header_only", r"of.csv: 0 rows but 48 images: 48 images have no row"),
+    ("missing_row", r"of.csv: 47 rows but 48 images: 1 images have no row; by frame number: "
+                    r"000048.jpg \(frame 48\)\. .*an image added or removed after OpenFace ran"),
     ("all_failed", r"no usable row for 48 images \(48 rows: 48 failed"),
     ("extra_row", r"of.csv: 49 rows but 48 images: the CSV was made from another folder"),
     ("repeated_frame", r"of.csv:4: frame 2 again \(first on line 3\)"),
@@ -75,6 +83,8 @@ def test_a_csv_that_cannot_belong_to_these_images_is_an_error_naming_file_and_li
         lines = lines[:1]
     elif case == "all_failed":
         lines = lines[:1] + [_set_cell(line, header, "success", "0") for line in lines[1:]]
+    elif case == "missing_row":
+        lines = lines[:-1]
     elif case == "extra_row":
         lines = lines + [_set_cell(lines[-1], header, "frame", "49")]
     elif case == "repeated_frame":
@@ -91,8 +101,35 @@ def test_hidden_image_files_are_named_when_the_frame_count_is_off(tmp_path, tiny
     lines = _csv_lines(tiny_celeba)
     header = lines[0].split(",")
     lines.append(_set_cell(lines[-1], header, "frame", "49"))
-    with pytest.raises(OpenFaceFormatError, match=r"1 hidden image-like files \(e.g. macOS ._ files\)"):
-        extractors.from_openface(_write(tmp_path / "of.csv", lines), _ids(tiny_celeba), hidden_images=1)
+    with pytest.raises(OpenFaceFormatError, match=r"also held 1 hidden image-like files \(exactly the "
+                                                   r"extra rows\), e.g. ._000001.jpg"):
+        extractors.from_openface(_write(tmp_path / "of.csv", lines), _ids(tiny_celeba),
+                                 hidden_images=["._000001.jpg"])
+
+
+def test_the_hidden_file_hint_looks_where_openface_looked(tmp_path, tiny_celeba):
+    """OpenFace ran on the researcher's folder, which held a macOS ._ file; acquisition leaves it
+    out of the raw folder, so the features stage must learn of it from acquisition's report."""
+    from gatedvae.faces.acquire import from_path
+    from gatedvae.faces.images import list_images
+    from gatedvae.faces.spec import Needs
+
+    source = tmp_path / "celeba"
+    shutil.copytree(tiny_celeba[0] / "img_celeba", source / "img_celeba")
+    shutil.copy2(tiny_celeba[0] / "list_landmarks_celeba.txt", source)
+    (source / "img_celeba" / "._000001.jpg").write_bytes(b"\0\5\26\7 resource fork")
+    lines = _csv_lines(tiny_celeba)
+    lines.append(_set_cell(lines[-1], lines[0].split(","), "frame", "49"))  # the ._ file's row
+    _write(source / "openface" / "img_celeba.csv", lines)
+    raw = tmp_path / "raw"
+    from_path(source, raw, Needs(image_set="wild", openface_csv="openface/img_celeba.csv"), progress=False)
+    listing = list_images(raw / "img_celeba")
+    assert not listing.hidden  # cleaned: the raw folder alone cannot explain the extra row
+    hidden = extractors.hidden_image_files(raw, listing)
+    assert hidden == ["._000001.jpg"]
+    with pytest.raises(OpenFaceFormatError, match=r"49 rows but 48 images.*hidden image-like files "
+                                                   r"\(exactly the extra rows\), e.g. ._000001.jpg"):
+        extractors.from_openface(raw / "openface" / "img_celeba.csv", listing.images, hidden_images=hidden)
 
 
 def test_stray_files_in_the_image_folder_change_nothing(tmp_path, tiny_celeba):

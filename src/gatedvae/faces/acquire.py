@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from gatedvae.atomic import atomic_path, save_json
@@ -134,19 +135,49 @@ def extract_images(archive: Path, dest: Path, *, progress: bool = True) -> Listi
     return listing
 
 
-def count_images(source: Path, needs: Needs) -> int:
-    """How many images from_path would install (for checking sizes before any work)."""
+def hidden_image_like(hidden: list[str]) -> list[str]:
+    """Hidden files in the image folder itself (not under __MACOSX/) whose names, dot removed,
+    are image names: the macOS ._000001.jpg files OpenFace's -fdir reads as frames."""
+    return sorted(Path(h).name for h in hidden
+                  if "__MACOSX" not in Path(h).parts and is_image_name(Path(h).name.lstrip(".")))
+
+
+def image_names(source: Path, needs: Needs) -> list[str]:
+    """The images from_path would install (for checking sizes before any work)."""
     folder = source / needs.image_folder
     if folder.is_dir():
-        return len(list_images(folder).images)
+        return list_images(folder).images
     archive = source / f"{needs.image_folder}.zip"
     if archive.is_file():
         try:
             with zipfile.ZipFile(archive) as zf:
-                return sum(1 for m in zf.infolist() if (n := _member_name(m)) and is_image_name(n))
+                return sorted(n for m in zf.infolist() if (n := _member_name(m)) and is_image_name(n))
         except zipfile.BadZipFile as e:
             raise AcquireError(f"{archive}: not a readable zip archive ({e})") from e
-    return 0
+    return []
+
+
+def count_alignable(source: Path, needs: Needs, align) -> dict:
+    """How many images at `source` will survive alignment, judged from the landmark file alone:
+    found, without a landmark row, with landmarks alignment refuses (align.check_landmarks,
+    without the image's bounds), and alignable. Empty when there are no images or no landmark
+    file yet (from_path then says what to place)."""
+    from gatedvae.faces.align import check_landmarks, template
+
+    names = image_names(source, needs)
+    landmark_path = source / needs.annotations[0]
+    if not names or not landmark_path.is_file():
+        return {}
+    table = celeba.read_landmarks(landmark_path)
+    points = table.reindex(names).to_numpy(dtype=np.float64).reshape(-1, 5, 2)
+    has_row = np.isfinite(points).all(axis=(1, 2))
+    target = template(align.size, align.face_scale)
+    refused = sum(check_landmarks(p, np.inf, np.inf, min_eye_distance=align.min_eye_distance,
+                                  max_residual=align.max_residual, target=target)[0] is None
+                  for p in points[has_row])
+    return {"found": len(names), "without_landmark_row": int((~has_row).sum()),
+            "landmarks_refused": int(refused), "alignable": int(has_row.sum()) - int(refused),
+            "landmark_file": str(landmark_path)}
 
 
 def _check_annotation(path: Path, spec: OfficialFile | None) -> tuple[object, str]:
@@ -226,6 +257,8 @@ def from_path(source: str | Path, dest: str | Path, needs: Needs, *, files=CELEB
         present = set(listing.images)
         report = {"source": str(source), "image_set": needs.image_set,
                   "images": len(listing.images), "ignored_files": listing.ignored(),
+                  # what OpenFace's -fdir would have read as frames beside the images
+                  "hidden_image_like": hidden_image_like(listing.hidden),
                   "annotations": {}}
         for name, (table, how) in tables.items():
             kept = table[table.index.isin(present)]
@@ -306,8 +339,21 @@ def acquire_faces(params, *, source: str, out: str) -> None:
         return
     needs = config.acquire_needs(params)
     if kind == "path":
-        # the images on hand bound every size in params: check them before any copying
-        config.check_faces(params, n_images=count_images(Path(source), needs))
+        # the images that will survive alignment bound every size in params: check them before
+        # any copying
+        counted = count_alignable(Path(source), needs, config.align_settings(params))
+        if not counted:
+            config.check_faces(params)
+        else:
+            try:
+                config.check_faces(params, n_images=counted["alignable"])
+            except ParamError as e:
+                raise ParamError(
+                    f"{e}\n  counted at {source}: {counted['found']} images, "
+                    f"{counted['without_landmark_row']} without a row in {counted['landmark_file']}, "
+                    f"{counted['landmarks_refused']} whose landmarks alignment refuses "
+                    f"(faces.align.min_eye_distance, max_residual): {counted['alignable']} can be "
+                    "aligned and trained on") from None
         from_path(source, out, needs, progress=progress)
     else:
         config.check_faces(params)

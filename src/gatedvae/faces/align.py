@@ -204,6 +204,16 @@ def align_faces(params, *, raw: str, out: str) -> None:
     report = {"image_set": settings.image_set, "n_input": len(ids), "n_aligned": len(result.image_ids),
               "n_failed": len(result.failures), "failures_by_reason": by_reason,
               "failures": [{"image_id": i, "reason": r} for i, r in result.failures]}
+    if result.image_ids:
+        # the sizes in params against what survived, before anything is written
+        from gatedvae.params import ParamError
+
+        try:
+            config.check_faces(params, n_images=len(result.image_ids))
+        except ParamError as e:
+            examples = "; ".join(f"{i}: {r}" for i, r in result.failures[:5])
+            raise ParamError(f"{e}\n  {len(result.image_ids)} of {len(ids)} images were aligned; "
+                             f"failures by reason {by_reason} (e.g. {examples})") from None
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         np.save(tmp / "images.npy", result.images)

@@ -33,9 +33,11 @@ def cluster(values: np.ndarray, cfg: ClusterConfig, *, name: str) -> tuple[np.nd
         raise ValueError(f"{name}: every feature is constant over {n} images; nothing to cluster")
     z = (values[:, usable] - mean[usable]) / std[usable]
     k = int(min(cfg.n_clusters, max(1, n // cfg.min_mean_size)))
-    if k < cfg.n_clusters:
-        log.info("%s: %d clusters requested but only %d images; using %d (at least %g per cluster "
-                 "on average)", name, cfg.n_clusters, n, k, cfg.min_mean_size)
+    if k < 2:
+        raise ValueError(f"{name}: {n} images with features allow {k} cluster(s) at "
+                         f"faces.cluster.min_mean_size {cfg.min_mean_size:g} (k = min("
+                         f"{cfg.n_clusters}, {n} // {cfg.min_mean_size:g})); at least 2 are needed: "
+                         f"lower faces.cluster.min_mean_size to {n / 2:g} or less, or use more images")
     if cfg.algorithm == "minibatch":
         model = MiniBatchKMeans(k, random_state=cfg.seed, n_init=cfg.n_init,
                                 batch_size=max(cfg.batch_size, 3 * k), max_no_improvement=20)
@@ -57,6 +59,13 @@ def cluster(values: np.ndarray, cfg: ClusterConfig, *, name: str) -> tuple[np.nd
         merged = len(lonely)
     labels = _relabel(labels)
     final = np.bincount(labels)
+    if k < cfg.n_clusters or merged:
+        log.info("%s: %d clusters requested; %d images allow %d (faces.cluster.min_mean_size %g); "
+                 "%d made after merging %d singletons into their nearest cluster", name,
+                 cfg.n_clusters, n, k, cfg.min_mean_size, len(final), merged)
+    if len(final) < 2:
+        raise ValueError(f"{name}: k-means left {len(final)} cluster of {n} images; at least 2 "
+                         "are needed (the features barely vary: check the extractor's output)")
     stats = {
         "features": [c for c, u in zip(_feature_names(values.shape[1], name), usable) if u],
         "n_images": n, "requested_clusters": cfg.n_clusters, "clusters": int(len(final)),

@@ -120,6 +120,25 @@ def cluster_config(params: dict, part: str) -> ClusterConfig:
         merge_singletons=flag(params, f"{key}.merge_singletons"))
 
 
+def check_cluster_counts(params: dict, n_images: int) -> None:
+    """Each partition needs at least 2 clusters among `n_images` after the small-data cap
+    (k = min(<part>_clusters, n_images // min_mean_size)): with one, every pair shares the
+    partition and its pairing says nothing."""
+    for part in PARTITIONS:
+        cfg = cluster_config(params, part)
+        k = min(cfg.n_clusters, int(n_images // cfg.min_mean_size))
+        if k >= 2:
+            continue
+        if cfg.n_clusters < 2:
+            raise ParamError(f"params.yaml: `faces.cluster.{part}_clusters` ({cfg.n_clusters}) must be "
+                             "at least 2: with one cluster every pair shares the partition")
+        raise ParamError(
+            f"params.yaml: `faces.cluster.min_mean_size` ({cfg.min_mean_size:g}) leaves {part} "
+            f"{k} cluster(s) for {n_images} images (k = min({cfg.n_clusters}, {n_images} // "
+            f"{cfg.min_mean_size:g})); at least 2 are needed: lower it to {n_images / 2:g} or "
+            f"less, or use at least {int(2 * cfg.min_mean_size)} images")
+
+
 def expression_aus(params: dict) -> list[str] | None:
     """The AU columns clustered for expression; None for all of them."""
     aus = get(params, "faces.cluster.expression_aus")
@@ -287,6 +306,7 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
         if n_images is not None:
             check(cfg.batch_size <= n_images, "faces.train.batch_size",
                   f"({cfg.batch_size}) is larger than the data ({n_images} images)")
+            check_cluster_counts(params, n_images)
         FinetuneSettings.from_params(params, "faces.finetune")
         eval_settings(params, n_images=n_images)
         traversal_settings(params)

@@ -59,6 +59,16 @@ def rotation(pitch, yaw, roll) -> np.ndarray:
     return rz @ ry @ rx
 
 
+def angles_from_rotation(rot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pitch, yaw, roll) of rotation matrices [..., 3, 3] as `rotation` composes them, |yaw| <=
+    pi / 2: R[2] = (-sin y, cos y sin p, cos y cos p) and R[:, 0] = cos y (cos r, sin r, .)."""
+    rot = np.asarray(rot, dtype=np.float64)
+    pitch = np.arctan2(rot[..., 2, 1], rot[..., 2, 2])
+    yaw = np.arctan2(-rot[..., 2, 0], np.hypot(rot[..., 2, 1], rot[..., 2, 2]))
+    roll = np.arctan2(rot[..., 1, 0], rot[..., 0, 0])
+    return pitch, yaw, roll
+
+
 def project(points: np.ndarray, rot: np.ndarray, scale: float, centre: tuple[float, float]) -> np.ndarray:
     """Orthographic projection of face-frame points [K, 3] to image pixels [K, 2] (x right, y down)."""
     rotated = points @ rot.T

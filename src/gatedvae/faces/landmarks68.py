@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gatedvae.errors import StageError
-from gatedvae.faces import features
+from gatedvae.faces import features, geometry
 
 log = logging.getLogger(__name__)
 
@@ -164,20 +164,11 @@ def _fit(points: np.ndarray):
     return rot, scale
 
 
-def _angles(rot: np.ndarray):
-    """pitch, yaw, roll of R = Rz(roll) Ry(yaw) Rx(pitch) (geometry.rotation), |yaw| <= pi / 2:
-    R[2] = (-sin y, cos y sin p, cos y cos p) and R[:, 0] = cos y (cos r, sin r, .)."""
-    pitch = np.arctan2(rot[:, 2, 1], rot[:, 2, 2])
-    yaw = np.arctan2(-rot[:, 2, 0], np.hypot(rot[:, 2, 1], rot[:, 2, 2]))
-    roll = np.arctan2(rot[:, 1, 0], rot[:, 0, 0])
-    return pitch, yaw, roll
-
-
 def pose_from_68(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pitch, yaw and roll (radians, geometry.py's conventions) from 68 points [N, 68, 2], by a
     weak-perspective PnP (_fit) on RIGID_POINTS only; the mouth, jaw and brows are never read.
     Exact on noise-free orthographic projections of MODEL_68_3D; a proxy on real faces."""
-    return _angles(_fit(points)[0])
+    return geometry.angles_from_rotation(_fit(points)[0])
 
 
 def _frontal(points: np.ndarray) -> np.ndarray:
@@ -187,7 +178,7 @@ def _frontal(points: np.ndarray) -> np.ndarray:
     IOD units whatever the pose (an eye span foreshortened by yaw, a height by pitch)."""
     pts = np.asarray(points, dtype=np.float64)
     rot, scale = _fit(pts)
-    pitch = _angles(rot)[0]
+    pitch = geometry.angles_from_rotation(rot)[0]
     left, right = pts[:, 36:42].mean(axis=1), pts[:, 42:48].mean(axis=1)
     eye = right - left
     span = np.hypot(eye[:, 0], eye[:, 1])
@@ -255,19 +246,21 @@ def extract(image_dir: Path, image_ids: list[str], *, counts: dict | None = None
     _models()  # fail before reading any image when dlib is missing
     image_dir = Path(image_dir)
     out = features.empty(image_ids, EXTRACTOR)
-    found, points = [], []
+    found, points, failures = [], [], []
     no_face = unreadable = 0
     bar = tqdm(image_ids, desc=EXTRACTOR, unit="image", disable=not progress)
     for i, image_id in enumerate(bar):
         try:
             with Image.open(image_dir / image_id) as im:
                 image = np.asarray(im.convert("RGB"))
-        except (OSError, UnidentifiedImageError, ValueError):
+        except (OSError, UnidentifiedImageError, ValueError) as e:
             unreadable += 1
+            failures.append({"image_id": image_id, "reason": f"unreadable image: {type(e).__name__}"})
             continue
         pts = detect(image)
         if pts is None:
             no_face += 1
+            failures.append({"image_id": image_id, "reason": "no face found by dlib's detector"})
             continue
         found.append(i)
         points.append(pts)
@@ -283,5 +276,6 @@ def extract(image_dir: Path, image_ids: list[str], *, counts: dict | None = None
     values = dict(n_images=len(image_ids), no_face=no_face, unreadable=unreadable)
     if counts is not None:
         counts.update(values)
+        counts["failures"] = failures
     log.info("features: %s", ", ".join(f"{k} {v}" for k, v in values.items()))
     return out

@@ -3,6 +3,14 @@
 Header names are stripped (OpenFace before 2.2 wrote ", " between them). Pose rotations are
 radians (Rx pitch, Ry yaw, Rz roll); AU intensities `AUxx_r` lie in 0..5. Rows with
 success == 0 are failed detections whose values are zeros, not measurements.
+
+OpenFace's angles are not the project's (geometry.py): its camera frame has x to the image's
+right, y down and z away from the camera, and pose_R* compose as R = Rx Ry Rz
+(Utilities::Euler2RotationMatrix, RotationHelpers.h; the wiki's Output-Format page). That frame is
+the project's turned half a turn about x, so pitch keeps its sign (positive: looking down) while
+yaw and roll flip: a positive pose_Ry turns the face to the subject's right, the nose tip to the
+image's left, where the project's positive yaw moves it to the image's right. to_project_pose and
+from_project_pose convert exactly (roll included), and every OpenFace value is converted on read.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import pandas as pd
 
 from gatedvae.atomic import save_text
 from gatedvae.errors import StageError
+from gatedvae.faces import geometry
 from gatedvae.faces.spec import AU_INTENSITIES, AU_PRESENCES  # noqa: F401 (re-exported)
 
 POSE = ("pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz")
@@ -25,6 +34,35 @@ IMAGE_HEAD = ("face", "confidence")
 
 class OpenFaceFormatError(StageError, ValueError):
     """An OpenFace CSV is malformed; the message names the file and line."""
+
+
+# The project's frame (x right, y up, z towards the camera) from OpenFace's (x right, y down,
+# z away): a half turn about x, its own inverse.
+FLIP = np.diag([1.0, -1.0, -1.0])
+
+
+def rotation_xyz(rx, ry, rz) -> np.ndarray:
+    """OpenFace's rotation R = Rx(rx) Ry(ry) Rz(rz) in its camera frame, shape [..., 3, 3]."""
+    zero = np.zeros_like(np.asarray(rx, dtype=np.float64))
+    return (geometry.rotation(rx, zero, zero) @ geometry.rotation(zero, ry, zero)
+            @ geometry.rotation(zero, zero, rz))
+
+
+def to_project_pose(rx, ry, rz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OpenFace's pose_Rx, pose_Ry, pose_Rz -> the project's (pitch, yaw, roll), geometry.py's
+    R = Rz(roll) Ry(yaw) Rx(pitch) of the same head rotation."""
+    rx, ry, rz = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (rx, ry, rz)))
+    return geometry.angles_from_rotation(FLIP @ rotation_xyz(rx, ry, rz) @ FLIP)
+
+
+def from_project_pose(pitch, yaw, roll) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The project's (pitch, yaw, roll) -> OpenFace's pose_Rx, pose_Ry, pose_Rz (|Ry| <= pi / 2):
+    R = Rx Ry Rz has R[0, 2] = sin Ry, R[1, 2] = -cos Ry sin Rx, R[0, 1] = -cos Ry sin Rz."""
+    rot = FLIP @ geometry.rotation(pitch, yaw, roll) @ FLIP
+    ry = np.arcsin(np.clip(rot[..., 0, 2], -1.0, 1.0))
+    rx = np.arctan2(-rot[..., 1, 2], rot[..., 2, 2])
+    rz = np.arctan2(-rot[..., 0, 1], rot[..., 0, 0])
+    return rx, ry, rz
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:

@@ -178,8 +178,9 @@ def attributes_from_factors(factors: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 def openface_rows(factors: pd.DataFrame, cfg: SyntheticConfig) -> pd.DataFrame:
-    """What OpenFace would report: truth plus noise; failed rows are zeros with success 0;
-    low-confidence rows carry five times the noise."""
+    """What OpenFace would report: truth plus noise, the pose in OpenFace's convention (its yaw
+    and roll the project's negated; openface.from_project_pose); failed rows are zeros with
+    success 0; low-confidence rows carry five times the noise."""
     rng = np.random.default_rng([cfg.seed, 26])
     n = len(factors)
     fail = rng.random(n) < cfg.openface_failure_rate
@@ -191,8 +192,11 @@ def openface_rows(factors: pd.DataFrame, cfg: SyntheticConfig) -> pd.DataFrame:
     rows["pose_Tx"] = (factors["centre_x"] - IMAGE_SIZE[0] / 2) * 2.0
     rows["pose_Ty"] = (factors["centre_y"] - IMAGE_SIZE[1] / 2) * 2.0
     rows["pose_Tz"] = 18000.0 / factors["scale"]
-    for name, factor in (("pose_Rx", "pitch"), ("pose_Ry", "yaw"), ("pose_Rz", "roll")):
-        rows[name] = factors[factor] + rng.normal(0, cfg.openface_pose_noise_deg * deg, n) * noise_scale
+    # noise on the project's angles, written in OpenFace's convention (openface.py)
+    noisy = [factors[factor].to_numpy() + rng.normal(0, cfg.openface_pose_noise_deg * deg, n) * noise_scale
+             for factor in ("pitch", "yaw", "roll")]
+    for name, values in zip(("pose_Rx", "pose_Ry", "pose_Rz"), openface.from_project_pose(*noisy)):
+        rows[name] = values
     for name in openface.AU_INTENSITIES:
         noisy = factors[name] + rng.normal(0, cfg.openface_au_noise, n) * noise_scale
         rows[name] = np.clip(noisy, 0, 5)
