@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -141,3 +142,66 @@ def test_check_faces_names_the_key_before_any_work(path, value, message):
     node[leaf] = value
     with pytest.raises(ParamError, match=message):
         check_faces(params)
+
+
+def test_variance_explained_known_answers():
+    from gatedvae.faces.scoring import variance_explained
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 8, 8)).astype(np.uint8)
+    x = images / 255.0
+    assert variance_explained(images, x) == pytest.approx(1.0)
+    assert variance_explained(images, np.broadcast_to(x.mean(axis=0), x.shape)) == pytest.approx(0.0)
+    # halfway to the mean face: the error is a quarter of the variance
+    halfway = (x + x.mean(axis=0)) / 2
+    assert variance_explained(images, halfway) == pytest.approx(0.75)
+
+
+def test_extractor_labels_match_images_by_name_and_leave_out_what_cannot_score(tmp_path):
+    """Weak labels: the extractor's pitch, yaw and clustered AUs, matched to the aligned images by
+    name (the features file in another order), failed images not usable, unestimated and
+    constant AU columns left out with the reason."""
+    from gatedvae.faces import features
+    from gatedvae.faces.scoring import extractor_labels
+
+    ids = [f"{i:06d}.jpg" for i in range(1, 7)]
+    frame = features.empty(ids[::-1], "celeba_annotations")   # reversed: matched by name
+    ok = np.array([True, True, False, True, True, True])
+    frame.loc[ok, "success"] = True
+    frame.loc[ok, "confidence"] = 1.0
+    frame.loc[ok, "pitch"] = np.arange(ok.sum()) * 0.1
+    frame.loc[ok, "yaw"] = -np.arange(ok.sum()) * 0.1
+    frame.loc[ok, "AU12_r"] = [0.0, 1.0, 2.0, 3.0, 4.0]
+    frame.loc[ok, "AU25_r"] = 5.0                               # constant
+    features.write(tmp_path / "features.parquet", frame)
+    aligned = tmp_path / "aligned"
+    aligned.mkdir()
+    pd.DataFrame({"image_id": ids}).to_parquet(aligned / "index.parquet", index=False)
+    labels = extractor_labels(tmp_path / "features.parquet", aligned, ["AU12_r", "AU25_r", "AU45_r"])
+    assert labels.source == "celeba_annotations"
+    assert labels.names == ["pitch", "yaw", "AU12_r"]
+    assert labels.groups == {"pose": ["pitch", "yaw"], "expression": ["AU12_r"]}
+    assert labels.dropped == {"AU25_r": "constant over these images", "AU45_r": "not estimated by this extractor"}
+    # aligned order is the reverse of the file's: image 000004.jpg (row 3) is the failed one
+    assert labels.usable.tolist() == [True, True, True, False, True, True]
+    np.testing.assert_allclose(labels.values[labels.usable, 2], [4.0, 3.0, 2.0, 1.0, 0.0])
+
+
+def test_factor_scores_with_named_label_groups():
+    """The same known-answer placement through custom label names and groups (weak labels)."""
+    rng = np.random.default_rng(0)
+    n = 600
+    labels = rng.uniform(-1, 1, (n, 3))             # pitch, yaw, AU12_r
+    codes = rng.normal(0, 0.01, (n, 24))
+    codes[:, [0, 1]] += labels[:, :2]
+    codes[:, 8] += labels[:, 2]
+    summary, details, importance = factor_scores(
+        codes[:400], labels[:400], codes[400:], labels[400:], partition_sizes=[6, 18],
+        settings=EvalSettings(lasso_alpha=0.02, rf_trees=10, rf_depth=12, seed=0),
+        names=["pitch", "yaw", "AU12_r"], groups={"pose": ["pitch", "yaw"], "expression": ["AU12_r"]})["lasso"]
+    assert details["groups"] == pytest.approx({"pose": 1.0, "expression": 1.0}, abs=0.02)
+    assert importance.shape == (24, 3)
+    with pytest.raises(ValueError, match="must list each group's members in order"):
+        factor_scores(codes[:400], labels[:400], codes[400:], labels[400:], partition_sizes=[6, 18],
+                      settings=EvalSettings(), names=["yaw", "pitch", "AU12_r"],
+                      groups={"pose": ["pitch", "yaw"], "expression": ["AU12_r"]})

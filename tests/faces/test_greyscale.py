@@ -45,3 +45,14 @@ def test_contact_sheet_tiles_in_order():
     assert sheet.shape == (2 * 5 + 1, 3 * 5 + 1)
     assert sheet[1, 1] == 0 and sheet[1, 6] == 10 and sheet[6, 1] == 30 and sheet[6, 6] == 40
     assert sheet[6, 11] == 255  # the sixth cell is empty
+
+
+def test_contact_sheet_shrinks_to_the_images_there_are():
+    """6 x 10 asked, 4 images: one row of 4, not 60 cells of which 56 are white."""
+    images = np.stack([np.full((4, 4), 10 * k, np.uint8) for k in range(4)])
+    sheet = contact_sheet(images, rows=6, cols=10, gap=1, upscale=1)
+    assert sheet.shape == (1 * 5 + 1, 4 * 5 + 1)
+    assert sheet[1, 16] == 30
+    # 23 images at 10 columns: three rows
+    many = np.zeros((23, 4, 4), np.uint8)
+    assert contact_sheet(many, rows=6, cols=10, gap=1, upscale=1).shape == (3 * 5 + 1, 10 * 5 + 1)

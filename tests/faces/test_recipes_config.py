@@ -77,6 +77,7 @@ def test_main_runs_seed_outside_the_study_stops_evaluation_before_any_work(tmp_p
     out = {name: str(tmp_path / "out" / name) for name in ("runs", "figures", "metrics", "table")}
     with pytest.raises(ParamError, match=r"faces.train.seed.*\(7\).*one of faces.study.seeds \[0\]"):
         evaluate(params, images=str(tmp_path / "grey.npy"), groups=str(tmp_path / "missing.parquet"),
+                 features=str(tmp_path / "missing_features.parquet"),
                  raw=str(tmp_path / "raw"), aligned=str(tmp_path / "aligned"), models=str(tmp_path / "models"),
                  **out)
     assert not (tmp_path / "out").exists()

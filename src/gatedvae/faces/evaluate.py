@@ -1,8 +1,10 @@
 """The faces evaluation stage: every run of the recipe study scored, and the main runs' figures.
 
 Each run (`<gating>-<recipe>`, faces.study.runs) and seed (faces.study.seeds) is scored the same
-way (scoring.run_scores): placement and DCI against the synthetic faces' true factors, the
-held-out ELBO and the collapse diagnostics. The metrics hold each run's mean and std over seeds;
+way (scoring.run_scores): placement and DCI against the synthetic faces' true factors where they
+exist and, always, against the extractor's own pose and AU features (weak labels: all real
+CelebA has), the held-out ELBO, the share of pixel variance the reconstructions explain and the
+collapse diagnostics. The metrics hold each run's mean and std over seeds;
 the main runs (faces.main_runs) are reported as `gated` and `ungated`, and the paper-faithful
 gated run beside them as `faithful`. Reconstructions, traversals and Hinton diagrams come from the
 main runs' fine-tuned models (seed faces.train.seed).
@@ -21,8 +23,9 @@ from gatedvae.evaluation.evaluate import split_rows
 from gatedvae.evaluation.metrics.placement import partition_bounds
 from gatedvae.evaluation.plots import hinton, reconstruction_grid, traversal_grid
 from gatedvae.faces import config
-from gatedvae.faces.scoring import load_ground_truth, most_active_dims, pair_variance_explained, run_scores
-from gatedvae.faces.spec import FACTOR_NAMES, PARTITIONS
+from gatedvae.faces.scoring import (extractor_labels, load_ground_truth, most_active_dims,
+                                    pair_variance_explained, run_scores, truth_labels, variance_explained)
+from gatedvae.faces.spec import AU_INTENSITIES, PARTITIONS
 from gatedvae.training.checkpoint import load_model
 from gatedvae.training.infer import encode_mean, reconstruct, traverse
 
@@ -42,17 +45,23 @@ def summarise(rows: pd.DataFrame) -> dict:
             "seeds": int(len(rows)), "collapsed_seeds": int(rows["collapsed"].sum())}
 
 
-def best_gated_run(recipes: dict) -> str | None:
-    """The gated run with the highest mean RF placement (pose and expression averaged) among those
-    where no seed collapsed; None without ground truth or when every gated run collapsed."""
-    scored = {run: np.mean([s["mean"][f"rf_placement_{p}"] for p in PARTITIONS])
+def placement_prefix(has_truth: bool) -> str:
+    """The row keys' prefix of the placement that ranks runs: the truth where it exists, else the
+    extractor's labels."""
+    return "" if has_truth else "extractor_"
+
+
+def best_gated_run(recipes: dict, prefix: str = "") -> str | None:
+    """The gated run with the highest mean RF placement (pose and expression averaged; `prefix`
+    picks the labels) among those where no seed collapsed; None when every gated run collapsed."""
+    scored = {run: np.mean([s["mean"][f"{prefix}rf_placement_{p}"] for p in PARTITIONS])
               for run, s in recipes.items() if run.startswith("gated-") and s["collapsed_seeds"] == 0
-              and f"rf_placement_{PARTITIONS[0]}" in s["mean"]}
+              and f"{prefix}rf_placement_{PARTITIONS[0]}" in s["mean"]}
     return max(scored, key=scored.get) if scored else None
 
 
-def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models: str, runs: str,
-             figures: str, metrics: str, table: str) -> None:
+def evaluate(params, *, images: str, groups: str, features: str, raw: str, aligned: str, models: str,
+             runs: str, figures: str, metrics: str, table: str) -> None:
     data = inputs.images(images)
     config.check_faces(params, n_images=len(data))
     settings = config.eval_settings(params, n_images=len(data))
@@ -62,26 +71,35 @@ def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models
     figure_seed = preset.seed  # one of faces.study.seeds (check_faces)
     runs, figures = Path(runs), Path(figures)
     truth = load_ground_truth(raw, aligned)  # synthetic faces only
+    weak = extractor_labels(features, aligned, config.expression_aus(params) or list(AU_INTENSITIES))
+    labels = [label for label in (truth_labels(truth), weak) if label is not None]
     pair_index = inputs.table(groups)
     results: dict = {"pair_variance_explained": {
         part: round(pair_variance_explained(data, pair_index[part].to_numpy()), 4) for part in PARTITIONS}}
+    results["labels"] = {
+        "ground_truth": truth is not None, "extractor": weak.source,
+        "extractor_labels": weak.groups, "extractor_labels_left_out": weak.dropped,
+        "images_with_extractor_labels": int(weak.usable.sum()), "images": len(data),
+        "ranked_by": "ground truth" if truth is not None else f"{weak.source} features (weak labels)"}
     shares = factor_shares(data, raw, aligned)
     if shares is not None:
         results["factor_variance_shares"] = shares
 
     rows = []
     main_importances = {}  # the main runs' Hinton diagrams reuse these (see main_figures)
+    prefix = placement_prefix(truth is not None)
     for run in study_runs:
         gating, recipe = config.parse_run(params, run)
         for seed in seeds:
             model, cfg, _ = load_model(model_path(models, run, seed))
-            row, _, importances = run_scores(model, cfg, data, truth, settings)
+            row, _, importances = run_scores(model, cfg, data, labels, settings)
             if run in main.values() and seed == figure_seed:
                 main_importances[run] = importances
             rows.append({"run": run, "gating": gating, "recipe": recipe, "seed": seed, **row})
             print(f"{run} seed {seed}: " + ", ".join(
-                f"{k} {row[k]:.3f}" for k in ("rf_placement_pose", "rf_placement_expression",
-                                              "rf_disentanglement", "test_kl") if k in row)
+                f"{k} {row[k]:.3f}" for k in (f"{prefix}rf_placement_pose", f"{prefix}rf_placement_expression",
+                                              f"{prefix}rf_disentanglement", "test_variance_explained",
+                                              "test_kl") if k in row)
                   + f", active dims {row['active_pose']}/{row['active_expression']}")
     frame = pd.DataFrame(rows)
     save_text(table, frame.to_csv(index=False, float_format="%.6g"))
@@ -92,14 +110,19 @@ def evaluate(params, *, images: str, groups: str, raw: str, aligned: str, models
     if FAITHFUL in recipes:
         results["faithful"] = recipes[FAITHFUL]
     results["recipes"] = recipes
-    results["best_gated_run"] = best_gated_run(recipes)
-    if truth is not None:
-        save_figure(figures / "faces_recipes.png", recipe_figure(frame, study_runs, main, preset.partitions), dpi=80)
-    main_figures(main, models, figure_seed, data, truth, settings, shown_cfg, runs, figures, main_importances)
+    results["best_gated_run"] = best_gated_run(recipes, prefix)
+    save_figure(figures / "faces_recipes.png",
+                recipe_figure(frame, study_runs, main, preset.partitions, prefix=prefix,
+                              labels=results["labels"]["ranked_by"]), dpi=80)
+    finetuned = main_figures(main, models, figure_seed, data, labels, settings, shown_cfg, runs, figures,
+                             main_importances)
+    for gating, numbers in finetuned.items():
+        results[gating]["finetuned"] = numbers
     save_json(metrics, results)
     print("pixel variance explained by the pair groups: " + ", ".join(
         f"{k} {v:.3f}" for k, v in results["pair_variance_explained"].items()))
-    print(f"main runs {main}; best gated run by placement without collapse: {results['best_gated_run']}")
+    print(f"main runs {main}; best gated run by placement ({results['labels']['ranked_by']}) "
+          f"without collapse: {results['best_gated_run']}")
 
 
 def factor_shares(data, raw, aligned) -> dict | None:
@@ -114,27 +137,34 @@ def factor_shares(data, raw, aligned) -> dict | None:
     return {k: round(float(v), 4) for k, v in factor_variance_shares(np.asarray(data), factors).items()}
 
 
-def main_figures(main, models, seed, data, truth, settings, shown_cfg, runs: Path, figures: Path,
-                 importances_by_run: dict) -> None:
-    """Reconstructions, per-partition traversals and Hinton diagrams of the main runs.
+def main_figures(main, models, seed, data, labels, settings, shown_cfg, runs: Path, figures: Path,
+                 importances_by_run: dict) -> dict:
+    """Reconstructions, per-partition traversals and Hinton diagrams (one per kind of label and
+    regressor) of the main runs; returns, per gating, the fine-tuned decoder's test scores.
     importances_by_run: run -> the importances run_scores gave the trained model of `seed`;
     fine-tuning freezes the encoder, so the fine-tuned model's codes, and so its importances, are
     the same."""
     train_rows, test_rows = split_rows(len(data), settings)
     values = np.linspace(-shown_cfg.span, shown_cfg.span, shown_cfg.steps)
+    names = {("" if label.source == "ground truth" else "extractor_"): label for label in labels}
+    finetuned_scores = {}
     for gating, run in main.items():
         trained, cfg, _ = load_model(model_path(models, run, seed))
         finetuned, _, _ = load_model(model_path(models, run, seed, "finetuned"))
-        if truth is not None:
-            for short, importance in importances_by_run[run].items():
-                fig = hinton(importance, [f"z{i}" for i in range(cfg.latent_dim)], FACTOR_NAMES,
-                             partition_sizes=cfg.partitions, partition_labels=list(PARTITIONS),
-                             title=f"faces {run} ({short})")
-                save_figure(runs / gating / "eval" / f"hinton_{short}.png", fig, dpi=80)
+        for key, importance in importances_by_run[run].items():
+            label = names["extractor_" if key.startswith("extractor_") else ""]
+            title = (f"faces {run} ({key.removeprefix('extractor_')}, against "
+                     + ("the true factors)" if label.source == "ground truth" else f"{label.source} features: weak labels)"))
+            fig = hinton(importance, [f"z{i}" for i in range(cfg.latent_dim)], label.names,
+                         partition_sizes=cfg.partitions, partition_labels=list(PARTITIONS), title=title)
+            save_figure(runs / gating / "eval" / f"hinton_{key}.png", fig, dpi=80)
+        test_recon = reconstruct(finetuned, data[test_rows], pixel_max=cfg.pixel_max)
+        finetuned_scores[gating] = {"seed": seed, "test_variance_explained": round(
+            variance_explained(data[test_rows], test_recon, pixel_max=cfg.pixel_max), 4)}
         shown = test_rows[:8]
         grid = reconstruction_grid(
             [np.asarray(data[shown]), reconstruct(trained, data[shown], pixel_max=cfg.pixel_max),
-             reconstruct(finetuned, data[shown], pixel_max=cfg.pixel_max)],
+             test_recon[:8]],
             ["input", f"{run} training", "decoder fine-tuned"], title=f"faces {run}")
         save_figure(figures / f"faces_reconstructions_{gating}.png", grid, dpi=80)
         # Fine-tuning freezes the encoder, so either model gives the same codes.
@@ -148,11 +178,14 @@ def main_figures(main, models, seed, data, truth, settings, shown_cfg, runs: Pat
                                  title=f"faces {run}: {part} partition, {n_shown} images, "
                                        f"z in [-{shown_cfg.span:g}, {shown_cfg.span:g}]")
             save_figure(figures / f"faces_traversal_{gating}_{part}.png", fig, dpi=64)
+    return finetuned_scores
 
 
-def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict, partition_sizes: list[int]):
-    """Placement of pose and expression per run (bars: mean over seeds, dots: seeds), with the
-    partition shares as the chance level (dashed), and active dims per partition."""
+def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict, partition_sizes: list[int],
+                  *, prefix: str = "", labels: str = "ground truth"):
+    """Placement of pose and expression per run (bars: mean over seeds, dots: seeds) against
+    `labels` (row keys `prefix`rf_placement_*), with the partition shares as the chance level
+    (dashed), and active dims per partition."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,7 +195,7 @@ def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict, partit
     xs = np.arange(len(study_runs))
     width = 0.38
     for i, part in enumerate(PARTITIONS):
-        column = f"rf_placement_{part}"
+        column = f"{prefix}rf_placement_{part}"
         means = [frame.loc[frame["run"] == r, column].mean() for r in study_runs]
         left.bar(xs + (i - 0.5) * width, means, width, label=part, color=f"C{i}", alpha=0.75)
         for x, run in zip(xs, study_runs):
@@ -179,7 +212,8 @@ def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict, partit
         ax.legend(fontsize=8)
     left.set_ylim(0, 1)
     left.set_ylabel("RF placement in own partition")
-    left.set_title("Faces recipe study: placement (bars: mean, dots: seeds; * main runs)", fontsize=9)
+    left.set_title(f"Faces recipe study: placement against {labels} (bars: mean, dots: seeds; "
+                   "* main runs)", fontsize=9)
     right.set_ylabel("active latent dims (Var mu > 0.01)")
     right.set_title("Posterior use per partition (0: collapsed)", fontsize=9)
     fig.tight_layout()

@@ -9,9 +9,13 @@ from gatedvae.atomic import atomic_path
 
 
 def contact_sheet(images: np.ndarray, *, rows: int, cols: int, gap: int = 2, upscale: int = 2) -> np.ndarray:
-    """The first rows*cols images [N, H, W] uint8 tiled with white gaps; empty cells stay white."""
+    """The first rows*cols images [N, H, W] uint8 tiled with white gaps. Fewer images than cells
+    shrink the sheet to the rows (and, under one row, the columns) they fill, so a small data
+    set is not drawn as a mostly empty grid."""
     images = np.asarray(images)
     n, h, w = images.shape
+    cols = max(1, min(cols, n))
+    rows = max(1, min(rows, -(-n // cols)))
     sheet = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap), 255, dtype=np.uint8)
     for k in range(min(n, rows * cols)):
         r, c = divmod(k, cols)

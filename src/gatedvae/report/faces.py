@@ -2,7 +2,9 @@
 figures: the recipe study, the main runs beside the paper-faithful one, and their figures.
 
 A run with a collapsed seed (a partition with no active latent dim) is flagged, and its placement
-is printed as not interpretable rather than as a result."""
+is printed as not interpretable rather than as a result. Scores against the true factors (keys
+rf_*; synthetic faces only) and against the extractor's features (extractor_rf_*; weak labels,
+always) are told apart wherever they appear."""
 
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ def _cell(summary: dict, key: str, digits: int = 3) -> str | None:
     return f"{summary['mean'][key]:.{digits}f} ± {summary['std'][key]:.{digits}f}"
 
 
-def _placement(summary: dict, part: str) -> str | None:
-    cell = _cell(summary, f"rf_placement_{part}")
+def _placement(summary: dict, part: str, prefix: str = "") -> str | None:
+    cell = _cell(summary, f"{prefix}rf_placement_{part}")
     if cell is None:
         return None
     return f"collapsed ({cell})" if summary["collapsed_seeds"] else cell
@@ -33,13 +35,14 @@ def remedies_text(remedies: dict | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in remedies.items())
 
 
-def recipe_rows(recipes: dict, main: dict, remedies: dict) -> list[list]:
+def recipe_rows(recipes: dict, main: dict, remedies: dict, prefix: str = "") -> list[list]:
     rows = []
     for run, s in recipes.items():
         recipe = run.partition("-")[2]
         rows.append([run + (" (main)" if run in main.values() else ""), remedies_text(remedies.get(recipe)),
-                     *[_placement(s, part) for part in PARTITIONS],
-                     _cell(s, "rf_disentanglement"), _cell(s, "rf_informativeness"),
+                     *[_placement(s, part, prefix) for part in PARTITIONS],
+                     _cell(s, f"{prefix}rf_disentanglement"), _cell(s, f"{prefix}rf_informativeness"),
+                     _cell(s, "test_variance_explained"),
                      " / ".join(f"{s['mean'][f'kl_{p}']:.2f}" for p in PARTITIONS),
                      " / ".join(f"{s['mean'][f'active_{p}']:.1f}" for p in PARTITIONS),
                      _cell(s, "recon_vs_mean_face"), _cell(s, "test_elbo", 1),
@@ -67,6 +70,27 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
         "**collapsed** when a partition has no active latent dim (Var of the posterior mean "
         "over test images under 0.01) or its codes reconstruct the test images no better than the "
         "mean face does: its placement then measures noise, not disentanglement.")
+    labels = metrics.get("labels", {"ground_truth": True})
+    truth = labels.get("ground_truth", True)
+    prefix = "" if truth else "extractor_"
+    extractor = labels.get("extractor", "the extractor")
+    weak = labels.get("extractor_labels", {})
+    weak_text = (f"{extractor}'s features (pose: {', '.join(weak.get('pose', []))}; expression: "
+                 f"{', '.join(weak.get('expression', [])) or 'none'}), on the "
+                 f"{labels.get('images_with_extractor_labels', '?')} of {labels.get('images', '?')} "
+                 "images it succeeded on")
+    if truth:
+        report.paragraph(
+            "Scores against the synthetic faces' true factors, and beside them against " + weak_text
+            + ": weak, noisy labels, the only ones real CelebA has. The second set shows how far "
+            "such labels lead a reader from the truth.")
+    else:
+        report.paragraph(
+            "**No ground truth** (real photographs): placement, DCI and the Hinton diagrams are "
+            "computed against " + weak_text + ". These are weak, noisy labels: a code can agree "
+            "with the extractor's errors, so placement here measures agreement with "
+            f"{extractor}, not with the true head pose and expression. Reconstructions, variance "
+            "explained, traversals, KL, active dims and the collapse flags need no labels.")
     variance = metrics.get("factor_variance_shares")
     if variance:
         report.paragraph("Share of pixel variance each factor group explains in the aligned greyscale "
@@ -75,13 +99,18 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
                              f"{k} {v:.3f}" for k, v in metrics.get("pair_variance_explained", {}).items()) + ".")
     if recipes:
         report.heading("Faces: the recipe study", 3)
-        report.paragraph("Each run trained once per seed at the same budget; mean ± std over seeds. "
+        report.paragraph("Each run trained once per seed at the same budget; mean ± std over seeds; "
+                         "placement and RF scores against " + ("the true factors" if truth else
+                                                               f"{extractor}'s features (weak labels)")
+                         + ". Variance explained: 1 - MSE / MSE of the mean face on the test "
+                         "images (the share of their pixel variance the reconstructions explain). "
                          "KL and active dims per partition (pose / expression) on the test images; "
                          "recon / mean face: the reconstruction NLL over that of drawing the mean "
                          "face for every image (1: the codes help nothing).")
         report.table(["run", "remedies", "placement: pose", "placement: expression", "RF D", "RF I (NRMSE)",
-                      "KL (nats)", "active dims", "recon / mean face", "test ELBO", "collapsed seeds"],
-                     recipe_rows(recipes, main, remedies))
+                      "variance explained", "KL (nats)", "active dims", "recon / mean face", "test ELBO",
+                      "collapsed seeds"],
+                     recipe_rows(recipes, main, remedies, prefix))
         best = metrics.get("best_gated_run")
         chosen = main.get("gated")
         report.paragraph(
@@ -96,16 +125,33 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
     shown = [(f"{g} ({main.get(g, '?')})", metrics[g]) for g in ("gated", "ungated") if g in metrics]
     if "faithful" in metrics and main.get("gated") != "gated-faithful":
         shown.append(("faithful (gated-faithful)", metrics["faithful"]))
-    rows = []
-    for label, s in shown:
-        rows.append([label, *[_placement(s, p) for p in PARTITIONS]]
-                    + [_cell(s, f"{reg}_{k}") for reg in ("lasso", "rf")
-                       for k in ("disentanglement", "completeness", "informativeness")]
-                    + [f"{s['collapsed_seeds']} of {s['seeds']}"])
-    report.table(["run", "placement: pose", "placement: expression", "Lasso D", "Lasso C", "Lasso I (NRMSE)",
-                  "RF D", "RF C", "RF I (NRMSE)", "collapsed seeds"], rows)
-    report.table(["run", "test recon BCE", "KL", "ELBO"],
-                 [[label] + [_cell(s, f"test_{k}", 1) for k in ("recon_bce", "kl", "elbo")] for label, s in shown])
+    for against, key_prefix in ((("the true factors", ""),) if truth else ()) + (
+            (f"{extractor}'s features (weak labels)", "extractor_"),):
+        rows = []
+        for label, s in shown:
+            if f"{key_prefix}rf_placement_pose" not in s["mean"]:
+                continue
+            rows.append([label, *[_placement(s, p, key_prefix) for p in PARTITIONS]]
+                        + [_cell(s, f"{key_prefix}{reg}_{k}") for reg in ("lasso", "rf")
+                           for k in ("disentanglement", "completeness", "informativeness")]
+                        + [f"{s['collapsed_seeds']} of {s['seeds']}"])
+        report.paragraph(f"Against {against}:")
+        report.table(["run", "placement: pose", "placement: expression", "Lasso D", "Lasso C", "Lasso I (NRMSE)",
+                      "RF D", "RF C", "RF I (NRMSE)", "collapsed seeds"], rows)
+    if truth and shown and "extractor_rf_placement_pose" in shown[0][1]["mean"]:
+        report.paragraph(f"How far {extractor}'s weak labels move the verdict (RF; truth → weak labels):")
+        report.table(["run", "placement: pose", "placement: expression", "RF D", "RF I (NRMSE)"],
+                     [[label] + [f"{s['mean'][k]:.3f} → {s['mean']['extractor_' + k]:.3f}"
+                                 for k in ("rf_placement_pose", "rf_placement_expression",
+                                           "rf_disentanglement", "rf_informativeness")]
+                      for label, s in shown])
+    tuned_seed = next((s["finetuned"].get("seed") for _, s in shown if "finetuned" in s), None)
+    report.table(["run", "test recon BCE", "KL", "ELBO", "variance explained (trained)",
+                  "variance explained (decoder fine-tuned" + (f", seed {tuned_seed})" if tuned_seed is not None else ")")],
+                 [[label] + [_cell(s, f"test_{k}", 1) for k in ("recon_bce", "kl", "elbo")]
+                  + [_cell(s, "test_variance_explained"),
+                     f"{s['finetuned']['test_variance_explained']:.3f}" if "finetuned" in s else None]
+                  for label, s in shown])
     sweeps = sorted(figures.glob("faces_sweep_*.png"))
     if sweeps:
         report.heading("Faces: what the synthetic heads do", 3)

@@ -45,7 +45,7 @@ def member(params, *, gating: str, clusters: int | None, seed: int, images: str,
     neither); its metrics row goes to `out` (JSON)."""
     from gatedvae.faces import features as feature_table
     from gatedvae.faces.align import aligned_ids
-    from gatedvae.faces.scoring import load_ground_truth, pair_variance_explained, run_scores
+    from gatedvae.faces.scoring import load_ground_truth, pair_variance_explained, run_scores, truth_labels
     from gatedvae.training.fit import train
 
     gated = gating == "gated"
@@ -81,7 +81,8 @@ def member(params, *, gating: str, clusters: int | None, seed: int, images: str,
                    progress=False, partition_names=list(PARTITIONS))
     # no throughput in the row: it is read by study_summary, and the same run must give the same
     # bytes (the stage's timing record holds the time)
-    scores, _, _ = run_scores(result.model, cfg, data, truth, settings)
+    scores, _, _ = run_scores(result.model, cfg, data, [truth_labels(truth)] if truth is not None else [],
+                              settings)
     row.update(scores)
     if truth is not None:
         for short in ("rf", "lasso"):
