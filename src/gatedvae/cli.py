@@ -9,13 +9,14 @@ import argparse
 import importlib
 import sys
 
-from gatedvae.params import ParamError
+from gatedvae.errors import StageError
 
 SUBCOMMANDS = {
     "scale": ("gatedvae.scales", "switch params.yaml between the tiny, default and paper scales"),
     "flow": ("gatedvae.orchestration.cli", "run or serve the Prefect flow over the DVC DAG"),
     "prune": ("gatedvae.pipeline", "remove lock entries, outputs and timings of stages no longer in dvc.yaml"),
     "bench": ("gatedvae.bench", "training throughput ratios; --paper-scale: concurrent runs, projected DAG time"),
+    "encode": ("gatedvae.encode", "a trained model's partition codes of images (codes.parquet) for downstream work"),
 }
 
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = command_parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)
-    except ParamError as e:
+    except StageError as e:  # ParamError, InputError...: the message says what to fix
         print(f"error: {e}", file=sys.stderr)
         return 2
 

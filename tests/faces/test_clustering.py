@@ -92,3 +92,39 @@ def test_expression_au_subset_and_errors(feats):
         pair_index(frame, ids, cfg, cfg, expression_aus=["AU99_r"])
     with pytest.raises(ValueError, match="constant"):
         cluster(np.ones((10, 2)), cfg, name="pose")
+
+
+def test_pose_is_removed_from_the_au_values_before_clustering():
+    """An AU that follows pitch (landmarks68's inner brow on real photos): what pose predicts
+    is removed, the expression signal stays, and the stats say how much pose was removed."""
+    from gatedvae.faces.clustering import pose_corrected
+
+    rng = np.random.default_rng(0)
+    n = 500
+    pose = np.column_stack([rng.uniform(-0.4, 0.4, n), rng.uniform(-0.6, 0.6, n)])
+    expression = rng.uniform(0, 5, n)
+    confounded = expression - 4.0 * pose[:, 0] + 1.5 * pose[:, 1] ** 2
+    clean = rng.uniform(0, 5, n)
+    values, r2 = pose_corrected(np.column_stack([confounded, clean]), pose)
+    assert abs(np.corrcoef(values[:, 0], pose[:, 0])[0, 1]) < 1e-9
+    assert np.corrcoef(values[:, 0], expression)[0, 1] > 0.99   # the expression is what is left
+    np.testing.assert_allclose(values.mean(axis=0), [confounded.mean(), clean.mean()])
+    assert r2[0] > 0.2 and r2[1] < 0.03
+
+
+def test_pair_index_records_the_pose_share_it_removed():
+    from gatedvae.faces import features
+
+    rng = np.random.default_rng(3)
+    ids = [f"{i:06d}.jpg" for i in range(200)]
+    frame = features.empty(ids, "landmarks68")
+    frame["success"] = True
+    frame["confidence"] = 1.0
+    frame["pitch"] = rng.uniform(-0.4, 0.4, 200)
+    frame["yaw"] = rng.uniform(-0.6, 0.6, 200)
+    frame["AU01_r"] = np.clip(2.5 - 5 * frame["pitch"] + rng.normal(0, 0.1, 200), 0, 5)
+    frame["AU12_r"] = rng.uniform(0, 5, 200)
+    groups, stats = pair_index(frame, ids, ClusterConfig(4, seed=0), ClusterConfig(5, seed=0),
+                               expression_aus=["AU01_r", "AU12_r"])
+    removed = stats["expression"]["pose_r2_removed"]
+    assert removed["AU01_r"] > 0.9 and removed["AU12_r"] < 0.05

@@ -119,5 +119,7 @@ def test_a_size_the_data_cannot_meet_fails_at_the_first_stage(project):
         (project / "params.yaml").write_text(text)
     assert done.returncode != 0
     output = done.stdout + done.stderr
-    assert "`faces.evaluate.n_train` + faces.evaluate.n_test (500 + 40) exceed the data (129 images)" in output
+    # counted as what alignment will keep: 000001.png (added above) has no landmark row
+    assert "`faces.evaluate.n_train` + faces.evaluate.n_test (500 + 40) exceed the data (128 images)" in output
+    assert "129 images, 1 without a row in data/external/celeba/list_landmarks_align_celeba.txt" in output
     assert "Traceback" not in output

@@ -94,8 +94,9 @@ def truth_labels(truth: np.ndarray | None) -> Labels | None:
 
 def extractor_labels(features_path: str | Path, aligned_dir: str | Path, aus: list[str]) -> Labels:
     """The extractor's pitch, yaw and the clustered AU columns `aus` (those it filled and that
-    vary among the images it succeeded on), matched to the aligned images by name; images
-    without features (or without a row) are not usable."""
+    vary among the images it succeeded on), the AUs made pose-free as the pair index's are
+    (clustering.pose_corrected), matched to the aligned images by name; images without features
+    (or without a row) are not usable."""
     from gatedvae.faces import features
 
     frame = features.read(features_path)
@@ -117,6 +118,10 @@ def extractor_labels(features_path: str | Path, aligned_dir: str | Path, aus: li
     # a successful row missing one AU the extractor fills elsewhere: the column's mean (as clustering does)
     means = np.nanmean(values[usable], axis=0) if usable.any() else np.zeros(len(names))
     values = np.where(np.isfinite(values), values, means)
+    if expression and usable.any():  # the expression labels the pair index clustered: pose-free
+        from gatedvae.faces.clustering import pose_corrected
+
+        values[np.ix_(usable, range(2, len(names)))] = pose_corrected(values[usable, 2:], values[usable, :2])[0]
     extractor = str(frame["extractor"].iloc[0]) if len(frame) else "unknown"
     return Labels(values=values, usable=usable, names=names,
                   groups={"pose": ["pitch", "yaw"], "expression": expression}, source=extractor,
