@@ -133,3 +133,27 @@ def test_alignment_levels_the_eye_line():
         return SimilarityTransform.from_estimate(target, points)
 
     assert _eye_line_tilt(free_fit, rng).max() > 5.0
+
+
+def test_the_stage_checks_sizes_against_what_it_aligned_before_writing(tmp_path, tiny_celeba):
+    """Images that turn out unreadable only at alignment: the sizes in params are checked again
+    against the images aligned, naming the key and the failures, and nothing is written."""
+    import shutil
+    from pathlib import Path
+
+    from gatedvae.params import ParamError, load
+    from gatedvae.scales import apply_scale
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
+    apply_scale("tiny", tmp_path / "params.yaml", root / "configs" / "scales")
+    params = load(tmp_path / "params.yaml")
+    params["faces"]["evaluate"].update(n_train=30, n_test=10)
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny_celeba[0], raw)
+    for name in sorted((raw / "img_celeba").iterdir())[:10]:
+        name.write_bytes(b"not a jpeg")
+    with pytest.raises(ParamError, match=r"(?s)\(30 \+ 10\) exceed the data \(38 images\).*38 of 48 images "
+                                         r"were aligned; failures by reason \{'unreadable image': 10\}"):
+        align.align_faces(params, raw=str(raw), out=str(tmp_path / "aligned"))
+    assert not (tmp_path / "aligned").exists()

@@ -114,6 +114,20 @@ def test_celeba_annotations_missing_landmarks_are_counted(tiny_celeba):
     frame = extractors.from_celeba_annotations(lm, None, _ids(factors), counts=counts)
     assert counts["no_landmarks"] == 3 and (~frame["success"]).sum() == 3
     assert frame["AU25_r"].isna().all()  # no attribute file: no mouth-open proxy
+    # each failed image named, with its reason
+    assert counts["failures"] == [{"image_id": i, "reason": "no landmark row"} for i in _ids(factors)[-3:]]
+
+
+def test_params_comment_names_every_extractor():
+    """params.yaml's comment on faces.features.extractor lists every choice the code accepts."""
+    from pathlib import Path
+
+    from gatedvae.faces.spec import EXTRACTORS
+
+    text = (Path(__file__).resolve().parents[2] / "params.yaml").read_text()
+    line = next(l for l in text[text.index("  features:"):].splitlines() if l.strip().startswith("extractor:"))
+    comment = line.split("#", 1)[1]
+    assert all(name in comment for name in EXTRACTORS), (EXTRACTORS, comment)
 
 
 @pytest.mark.parametrize("breakage,message", [
