@@ -96,22 +96,33 @@ def _size_summary(sizes: np.ndarray) -> dict:
             "max": int(sizes.max()), "singletons": int((sizes == 1).sum())}
 
 
-def pose_corrected(au_values: np.ndarray, pose_values: np.ndarray) -> tuple[np.ndarray, dict]:
+def pose_corrected(au_values: np.ndarray, pose_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AU values [N, K] with the part that head pose predicts removed: each column minus its
     least-squares fit on (pitch, yaw, pitch^2, yaw^2), plus its mean (so the scale is kept), and
     the share of each column's variance pose explained (R^2; 0 when it carries no pose).
     True expression does not depend on where the head points; what pose predicts is the
-    extractor's error. Rows must all be usable (finite)."""
+    extractor's error. Rows must all be usable (finite).
+
+    The fit keeps only the pose directions with a singular value at least 0.1 of the largest
+    (standardised terms): poses bunched at a few values (a pose cluster's jitter) make the
+    squares nearly collinear with the angles, and an exact fit would then explain the AU noise
+    by that jitter."""
     pitch, yaw = pose_values[:, 0], pose_values[:, 1]
-    design = np.column_stack([np.ones(len(pitch)), pitch, yaw, pitch ** 2, yaw ** 2])
-    if len(pitch) <= design.shape[1]:
-        return au_values, {}
-    coef, *_ = np.linalg.lstsq(design, au_values, rcond=None)
-    fitted = design @ coef
-    residual = au_values - fitted
-    total = ((au_values - au_values.mean(axis=0)) ** 2).sum(axis=0)
-    r2 = np.where(total > 0, 1 - (residual ** 2).sum(axis=0) / np.where(total > 0, total, 1), 0.0)
-    return residual + au_values.mean(axis=0), r2
+    terms = np.column_stack([pitch, yaw, pitch ** 2, yaw ** 2])
+    centred_au = au_values - au_values.mean(axis=0)
+    if len(pitch) <= terms.shape[1] + 1:
+        return au_values, np.zeros(au_values.shape[1])
+    terms = terms - terms.mean(axis=0)
+    scale = terms.std(axis=0)
+    terms = terms[:, scale > 1e-12] / scale[scale > 1e-12]
+    if terms.shape[1] == 0:
+        return au_values, np.zeros(au_values.shape[1])
+    u, singular, _ = np.linalg.svd(terms, full_matrices=False)
+    basis = u[:, singular >= 0.1 * singular[0]]
+    fitted = basis @ (basis.T @ centred_au)
+    total = (centred_au ** 2).sum(axis=0)
+    r2 = np.where(total > 0, (fitted ** 2).sum(axis=0) / np.where(total > 0, total, 1), 0.0)
+    return au_values - fitted, r2
 
 
 def au_columns(frame: pd.DataFrame) -> list[str]:
