@@ -71,6 +71,17 @@ def test_metrics_have_the_issue_keys(repo):
         assert mean["test_recon_bce"] > 0 and mean["test_kl"] >= 0 and mean["test_elbo"] < 0
         assert mean["recon_vs_mean_face"] > 0
     assert set(metrics["factor_variance_shares"]) == {"pose", "expression", "identity"}
+    # the weak labels beside the truth, and variance explained
+    assert metrics["labels"]["ground_truth"] is True and metrics["labels"]["extractor"] == "openface"
+    assert "extractor_rf_placement_pose" in metrics["gated"]["mean"]
+    assert "test_variance_explained" in metrics["gated"]["finetuned"]
+    # what each partition's traversal changes, per main run and model
+    effects = metrics["traversal_effects"]
+    assert set(effects["estimator_r2_held_out"]) == {"yaw", "pitch", "smile", "mouth_open", "brow", "eye_closure"}
+    for gating in ("gated", "ungated"):
+        assert set(effects[gating]["models"]) == {"trained seed 0", "fine-tuned seed 0"}
+        assert "pose_selectivity" in effects[gating]["models"]["trained seed 0"]
+    assert "### Faces: what each partition's traversal changes" in (repo / "reports/report.md").read_text()
     table = pd.read_csv(repo / "reports/faces/recipes.csv")
     assert sorted(table["run"]) == sorted(RUNS) and set(table["seed"]) == {0}
     # the per-epoch collapse diagnostics are in each run's dvclive log
