@@ -180,7 +180,7 @@ def load_folder(folder: Path, names: list[str], size: int, *, landmarks: Path | 
                                  "--align landmarks68 (dlib) to align them, or align them with the "
                                  "pipeline (faces_align)")
     ready = [n for n in names if n not in set(unaligned)]
-    images = {n: np.asarray(Image.open(folder / n).convert("RGB")) for n in ready}
+    images = {n: read_rgb(folder / n) for n in ready}
     failures = []
     if unaligned:
         points = five_points(folder, unaligned, landmarks=landmarks, detector=detector, failures=failures)
@@ -191,6 +191,13 @@ def load_folder(folder: Path, names: list[str], size: int, *, landmarks: Path | 
     kept = [n for n in names if n in images]
     return (np.stack([images[n] for n in kept]) if kept else np.zeros((0, size, size, 3), np.uint8),
             kept, failures)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
 
 
 def five_points(folder: Path, names: list[str], *, landmarks: Path | None, detector: str | None,
@@ -204,15 +211,13 @@ def five_points(folder: Path, names: list[str], *, landmarks: Path | None, detec
         failures += [{"image_id": n, "reason": f"no row in {landmarks}"}
                      for n, p in zip(names, points) if not np.isfinite(p).all()]
         return points
-    from PIL import Image
-
     from gatedvae.faces import landmarks68
 
     if not landmarks68.available():
         raise InputError(folder, f"--align landmarks68 needs dlib: {landmarks68.INSTALL_HINT}")
     out = np.full((len(names), 5, 2), np.nan)
     for i, name in enumerate(names):
-        pts = landmarks68.detect(np.asarray(Image.open(folder / name).convert("RGB")))
+        pts = landmarks68.detect(read_rgb(folder / name))
         if pts is None:
             failures.append({"image_id": name, "reason": "no face found by dlib's detector"})
             continue

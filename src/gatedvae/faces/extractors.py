@@ -272,7 +272,7 @@ def extract_features(params, *, raw: str, out: str, report: str) -> None:
     from gatedvae import inputs
     from gatedvae.atomic import save_json
     from gatedvae.faces import config
-    from gatedvae.faces.images import is_image_name, list_images
+    from gatedvae.faces.images import list_images
     from gatedvae.faces.spec import IMAGE_SETS
     from gatedvae.params import ParamError, get, number
 
