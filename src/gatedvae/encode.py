@@ -90,7 +90,7 @@ class PartitionModel:
         return frame
 
 
-def partition_names_of(path: Path, state: dict, n_partitions: int) -> list[str]:
+def partition_names_of(path: Path, history: list | None, n_partitions: int) -> list[str]:
     """The partitions' names as training recorded them (its history's kl_<name> keys); a
     fine-tuned decoder's record has none, so the model.pt it was fine-tuned from (beside it, as
     the pipeline writes them) is read; p0, p1, ... when neither names them."""
@@ -103,7 +103,7 @@ def partition_names_of(path: Path, state: dict, n_partitions: int) -> list[str]:
         generic = [f"p{i}" for i in range(n_partitions)]
         return names if len(names) == n_partitions and names != generic else None
 
-    names = from_history(state.get("history"))
+    names = from_history(history)
     beside = path.with_name("model.pt")
     if names is None and beside != path and beside.is_file():
         names = from_history(torch.load(beside, map_location="cpu", weights_only=False).get("history"))
@@ -113,16 +113,13 @@ def partition_names_of(path: Path, state: dict, n_partitions: int) -> list[str]:
 def load_model(path: str | Path, *, partition_names: list[str] | None = None) -> PartitionModel:
     """A model.pt or finetuned.pt from the pipeline, with its partitions named (from its training
     record, or `partition_names`)."""
-    import torch
-
     from gatedvae.training.checkpoint import load_model as load_checkpoint
 
     path = Path(path)
-    net, cfg, _ = load_checkpoint(path)
+    net, cfg, extra = load_checkpoint(path)
     sizes = list(cfg.partitions) if cfg.partitions else [cfg.latent_dim]
     if partition_names is None:
-        partition_names = partition_names_of(path, torch.load(path, map_location="cpu", weights_only=False),
-                                             len(sizes))
+        partition_names = partition_names_of(path, extra.get("history"), len(sizes))
     elif len(partition_names) != len(sizes):
         raise StageError(f"{len(partition_names)} partition names {partition_names} for a model with "
                          f"{len(sizes)} partitions {sizes}")
@@ -234,8 +231,8 @@ def write_codes(out: str | Path, frame: pd.DataFrame, model: PartitionModel, met
     from gatedvae.atomic import atomic_path
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    columns = {c: {"partition": p, "latent_dim": d} for p, dims in model.partitions.items()
-               for c, d in zip([c for c in model.columns if c.rsplit("_", 1)[0] == p], dims)}
+    dims = [(p, d) for p, part_dims in model.partitions.items() for d in part_dims]   # columns' order
+    columns = {c: {"partition": p, "latent_dim": d} for c, (p, d) in zip(model.columns, dims)}
     info = {"model": str(model.path), "partitions": model.partitions, "columns": columns, **meta}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"gatedvae": json.dumps(info).encode()})
@@ -259,14 +256,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _align_params(path: Path) -> dict:
     """faces.align.face_scale, min_eye_distance, max_residual from the pipeline's params (the crop
-    the model was trained on); the committed defaults without a params file."""
-    values = {"face_scale": 0.85, "min_eye_distance": 4.0, "max_residual": 0.5}
-    if path.is_file():
-        import yaml
+    the model was trained on), checked as the pipeline checks them; the committed defaults
+    without a params file."""
+    if not path.is_file():
+        return {"face_scale": 0.85, "min_eye_distance": 4.0, "max_residual": 0.5}
+    from gatedvae.faces.config import align_settings
+    from gatedvae.params import load
 
-        align = ((yaml.safe_load(path.read_text()) or {}).get("faces") or {}).get("align") or {}
-        values.update({k: float(align[k]) for k in values if k in align})
-    return values
+    settings = align_settings(load(path))
+    return {"face_scale": settings.face_scale, "min_eye_distance": settings.min_eye_distance,
+            "max_residual": settings.max_residual}
 
 
 def run(args) -> int:

@@ -245,16 +245,11 @@ def test_download_served_html_names_each_file_and_where_to_put_it(tmp_path, tiny
     assert not (tmp_path / "staging" / "img_align_celeba.zip").exists() and not (tmp_path / "raw").exists()
 
 
-def _path_params(tmp_path, source, **evaluate):
-    from pathlib import Path
+def _path_params(params, source, **evaluate):
+    """The tiny params reading `source` as a path source of aligned images."""
+    import copy
 
-    from gatedvae.params import load
-    from gatedvae.scales import apply_scale
-
-    root = Path(__file__).resolve().parents[2]
-    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
-    apply_scale("tiny", tmp_path / "params.yaml", root / "configs" / "scales")
-    params = load(tmp_path / "params.yaml")
+    params = copy.deepcopy(params)
     faces = params["faces"]
     faces["acquire"].update(source="path", path=str(source))
     faces["align"]["image_set"] = "aligned"
@@ -275,32 +270,32 @@ def _aligned_source(tmp_path, tiny_celeba, drop_rows=0):
     return source
 
 
-def test_sizes_are_checked_against_the_images_alignment_will_keep(tmp_path, tiny_celeba):
+def test_sizes_are_checked_against_the_images_alignment_will_keep(tmp_path, tiny_celeba, tiny_params):
     """48 images, 2 without a landmark row: 46 survive alignment, so asking for 46 + 2 evaluation
     images stops the first stage, naming the key and the count (before, it passed acquisition,
     alignment, features and clustering, and failed at training)."""
     from gatedvae.params import ParamError
 
     source = _aligned_source(tmp_path, tiny_celeba, drop_rows=2)
-    params = _path_params(tmp_path, source, n_train=40, n_test=8)
+    params = _path_params(tiny_params, source, n_train=40, n_test=8)
     with pytest.raises(ParamError, match=r"(?s)`faces.evaluate.n_train` \+ faces.evaluate.n_test \(40 \+ 8\) "
                                          r"exceed the data \(46 images\).*counted at .*celeba: 48 images, "
                                          r"2 without a row in .*list_landmarks_align_celeba.txt, 0 whose "
                                          r"landmarks alignment refuses.*46 can be aligned"):
         acquire.acquire_faces(params, source=str(source), out=str(tmp_path / "raw"))
     assert not (tmp_path / "raw").exists()
-    params = _path_params(tmp_path, source, n_train=30, n_test=16)   # 46: fits
+    params = _path_params(tiny_params, source, n_train=30, n_test=16)   # 46: fits
     acquire.acquire_faces(params, source=str(source), out=str(tmp_path / "raw"))
     assert (tmp_path / "raw" / "img_align_celeba").is_dir()
 
 
-def test_too_few_images_for_two_clusters_stop_the_first_stage(tmp_path, tiny_celeba):
+def test_too_few_images_for_two_clusters_stop_the_first_stage(tmp_path, tiny_celeba, tiny_params):
     """30 images at faces.cluster.min_mean_size 40 would give each partition one cluster (every
     pair shares it): before, only an INFO line, then a traceback in faces_evaluate after training."""
     from gatedvae.params import ParamError
 
     source = _aligned_source(tmp_path, tiny_celeba, drop_rows=18)
-    params = _path_params(tmp_path, source, n_train=20, n_test=8)
+    params = _path_params(tiny_params, source, n_train=20, n_test=8)
     params["faces"]["cluster"]["min_mean_size"] = 40
     params["faces"]["train"]["batch_size"] = 16
     with pytest.raises(ParamError, match=r"`faces.cluster.min_mean_size` \(40\) leaves pose 0 cluster\(s\) "

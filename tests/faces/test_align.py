@@ -135,19 +135,14 @@ def test_alignment_levels_the_eye_line():
     assert _eye_line_tilt(free_fit, rng).max() > 5.0
 
 
-def test_the_stage_checks_sizes_against_what_it_aligned_before_writing(tmp_path, tiny_celeba):
+def test_the_stage_checks_sizes_against_what_it_aligned_before_writing(tmp_path, tiny_celeba, tiny_params):
     """Images that turn out unreadable only at alignment: the sizes in params are checked again
     against the images aligned, naming the key and the failures, and nothing is written."""
     import shutil
-    from pathlib import Path
 
-    from gatedvae.params import ParamError, load
-    from gatedvae.scales import apply_scale
+    from gatedvae.params import ParamError
 
-    root = Path(__file__).resolve().parents[2]
-    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
-    apply_scale("tiny", tmp_path / "params.yaml", root / "configs" / "scales")
-    params = load(tmp_path / "params.yaml")
+    params = tiny_params
     params["faces"]["evaluate"].update(n_train=30, n_test=10)
     raw = tmp_path / "raw"
     shutil.copytree(tiny_celeba[0], raw)

@@ -160,26 +160,12 @@ def test_yaw_sign_follows_rendered_faces():
     assert np.abs(np.subtract(est, truth)).max() < 10, est
 
 
-def _tiny_params(tmp_path):
-    import shutil
-    from pathlib import Path
-
-    from gatedvae.params import load
-    from gatedvae.scales import apply_scale
-
-    root = Path(__file__).resolve().parents[2]
-    shutil.copy(root / "params.yaml", tmp_path / "params.yaml")
-    apply_scale("tiny", tmp_path / "params.yaml", root / "configs" / "scales")
-    params = load(tmp_path / "params.yaml")
-    params["faces"]["features"]["extractor"] = "landmarks68"
-    return params
-
-
-def test_the_first_stage_says_when_dlib_is_missing(monkeypatch, tmp_path):
+def test_the_first_stage_says_when_dlib_is_missing(monkeypatch, tmp_path, tiny_params):
     from gatedvae.faces import acquire
     from gatedvae.params import ParamError
 
-    params = _tiny_params(tmp_path)
+    params = tiny_params
+    params["faces"]["features"]["extractor"] = "landmarks68"
     monkeypatch.setattr(landmarks68, "_model_path", lambda: None)
     with pytest.raises(ParamError, match=r'`faces.features.extractor` landmarks68 needs dlib .*pip install -e "\.\[landmarks\]"'):
         acquire.acquire_faces(params, source=str(tmp_path), out=str(tmp_path / "raw"))
@@ -187,10 +173,11 @@ def test_the_first_stage_says_when_dlib_is_missing(monkeypatch, tmp_path):
 
 
 @needs_dlib
-def test_the_features_stage_with_landmarks68(tmp_path, tiny_celeba):
+def test_the_features_stage_with_landmarks68(tmp_path, tiny_celeba, tiny_params):
     from gatedvae.faces import extractors
 
-    params = _tiny_params(tmp_path)
+    params = tiny_params
+    params["faces"]["features"]["extractor"] = "landmarks68"
     extractors.extract_features(params, raw=str(tiny_celeba[0]), out=str(tmp_path / "f.parquet"),
                                 report=str(tmp_path / "r.json"))
     frame = features.read(tmp_path / "f.parquet")

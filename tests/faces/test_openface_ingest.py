@@ -4,7 +4,6 @@ naming the file and line, and images are matched by name whatever else sits in t
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,10 +13,8 @@ import yaml
 from gatedvae.errors import StageError
 from gatedvae.faces import align, extractors, features
 from gatedvae.faces.openface import OpenFaceFormatError
-from gatedvae.params import ParamError, load as load_params
-from gatedvae.scales import apply_scale
+from gatedvae.params import ParamError
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _csv_lines(tiny_celeba):
@@ -132,13 +129,11 @@ def test_the_hidden_file_hint_looks_where_openface_looked(tmp_path, tiny_celeba)
         extractors.from_openface(raw / "openface" / "img_celeba.csv", listing.images, hidden_images=hidden)
 
 
-def test_stray_files_in_the_image_folder_change_nothing(tmp_path, tiny_celeba):
+def test_stray_files_in_the_image_folder_change_nothing(tmp_path, tiny_celeba, tiny_params):
     """The .DS_Store case: before, a non-image file shifted every OpenFace row onto the next image."""
     raw = tmp_path / "raw"
     shutil.copytree(tiny_celeba[0], raw)
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    apply_scale("tiny", tmp_path / "params.yaml", ROOT / "configs" / "scales")
-    params = load_params(tmp_path / "params.yaml")
+    params = tiny_params
     params["faces"]["features"]["extractor"] = "openface"
     params["faces"]["features"]["openface"]["csv"] = "openface/img_celeba.csv"
     params["faces"]["align"]["image_set"] = "wild"
@@ -153,10 +148,8 @@ def test_stray_files_in_the_image_folder_change_nothing(tmp_path, tiny_celeba):
     assert report["counts"]["ignored_files"]["not_images"] == 2
 
 
-def test_an_image_set_the_raw_folder_lacks_is_an_error_naming_the_key(tmp_path, tiny_celeba):
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    apply_scale("tiny", tmp_path / "params.yaml", ROOT / "configs" / "scales")
-    params = load_params(tmp_path / "params.yaml")
+def test_an_image_set_the_raw_folder_lacks_is_an_error_naming_the_key(tmp_path, tiny_celeba, tiny_params):
+    params = tiny_params
     params["faces"]["acquire"]["source"] = "path"
     params["faces"]["align"]["image_set"] = "aligned"    # the tiny set has img_celeba/ only
     with pytest.raises(ParamError, match=r"`faces.align.image_set` aligned reads .*img_align_celeba/ and .*"
@@ -168,15 +161,13 @@ def test_an_image_set_the_raw_folder_lacks_is_an_error_naming_the_key(tmp_path, 
     assert not (tmp_path / "aligned").exists()
 
 
-def test_no_alignable_image_is_a_stage_error_naming_the_report(tmp_path, tiny_celeba):
+def test_no_alignable_image_is_a_stage_error_naming_the_report(tmp_path, tiny_celeba, tiny_params):
     raw = tmp_path / "raw"
     shutil.copytree(tiny_celeba[0], raw)
     landmarks = raw / "list_landmarks_celeba.txt"
     lines = landmarks.read_text().splitlines()
     landmarks.write_text("\n".join(["0", lines[1]]) + "\n")  # the count line and the header, no rows
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    apply_scale("tiny", tmp_path / "params.yaml", ROOT / "configs" / "scales")
-    params = load_params(tmp_path / "params.yaml")
+    params = tiny_params
     with pytest.raises(StageError, match=r"no image in .*img_celeba could be aligned; the reasons are in .*report.json"):
         align.align_faces(params, raw=str(raw), out=str(tmp_path / "aligned"))
     report = yaml.safe_load((tmp_path / "aligned" / "report.json").read_text())

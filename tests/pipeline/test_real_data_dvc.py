@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from celeba_subset import celeba_subset
 from dsprites_npz import write_official_npz
 from dvc_project import BIN, copy_project, dvc, run, stages_run
 from gatedvae.dsprites import data as D
-from gatedvae.faces.synthetic import SyntheticConfig, generate
 
 pytestmark = pytest.mark.slow
 
@@ -44,23 +44,11 @@ def _set(text: str, key: str, value: str) -> str:
     return text[:line_start - len(indent)] + f"{indent}{leaf}: {value}" + text[line_end:]
 
 
-def _celeba_subset(root, n_images=128):
-    """CelebA as a researcher has it: an aligned-image folder, its landmarks and attributes, a
-    stray .DS_Store (rendered by the synthetic generator, written under the real names)."""
-    made = root.parent / "made"
-    generate(made, SyntheticConfig(n_images=n_images, n_identities=12, seed=5, workers=1), progress=False)
-    shutil.copytree(made / "img_celeba", root / "img_align_celeba")
-    (root / "img_align_celeba" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
-    shutil.copy2(made / "list_landmarks_celeba.txt", root / "list_landmarks_align_celeba.txt")
-    shutil.copy2(made / "list_attr_celeba.txt", root / "list_attr_celeba.txt")
-    return made
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("real") / "project", scale="tiny")
     write_official_npz(root / "data/external/dsprites/mine.npz", D.sample_classes(1000, seed=3))
-    _celeba_subset(root / "data/external/celeba")
+    celeba_subset(root / "data/external/celeba", stray_file=True)
     text = (root / "params.yaml").read_text()
     for key, value in DATA_KEYS.items():
         text = _set(text, key, value)

@@ -9,30 +9,16 @@ what reads them) rerun."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import yaml
 
+from celeba_subset import OPENFACE_CSV, celeba_subset
 from dvc_project import dvc, run, stages_run
-from gatedvae.faces.synthetic import SyntheticConfig, generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag")]
 
 REAL = {"source": "path", "path": "data/external/celeba"}
-
-
-def _celeba_subset(root, n_images=128):
-    """CelebA as a researcher has it: aligned images, landmarks, attributes and OpenFace's CSV of
-    the same folder, rendered by the synthetic generator and written under the real names (its
-    factors.parquet, the ground truth, is left behind)."""
-    made = root.parent / "made"
-    generate(made, SyntheticConfig(n_images=n_images, n_identities=12, seed=5, workers=1), progress=False)
-    shutil.copytree(made / "img_celeba", root / "img_align_celeba")
-    shutil.copy2(made / "list_landmarks_celeba.txt", root / "list_landmarks_align_celeba.txt")
-    shutil.copy2(made / "list_attr_celeba.txt", root / "list_attr_celeba.txt")
-    (root / "openface").mkdir()
-    shutil.copy2(made / "openface" / "img_celeba.csv", root / "openface" / "img_align_celeba.csv")
 
 
 def _configure(repo, extractor: str) -> None:
@@ -42,14 +28,14 @@ def _configure(repo, extractor: str) -> None:
     faces["acquire"].update(REAL)
     faces["align"]["image_set"] = "aligned"
     faces["features"]["extractor"] = extractor
-    faces["features"]["openface"]["csv"] = "openface/img_align_celeba.csv"
+    faces["features"]["openface"]["csv"] = OPENFACE_CSV
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 @pytest.fixture(scope="module")
 def repo(tiny_dag, tmp_path_factory):
     repo, _ = tiny_dag(tmp_path_factory.mktemp("real_faces") / "copy")
-    _celeba_subset(repo / "data/external/celeba")
+    celeba_subset(repo / "data/external/celeba")
     return repo
 
 

@@ -80,10 +80,6 @@ class Labels:
     source: str                     # "ground truth" or the extractor's name
     dropped: dict = field(default_factory=dict)   # label columns left out, with why
 
-    @property
-    def intended(self) -> list[int]:
-        return [PARTITIONS.index(g) for g, members in self.groups.items() for _ in members]
-
 
 def truth_labels(truth: np.ndarray | None) -> Labels | None:
     if truth is None:
