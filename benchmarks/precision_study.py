@@ -24,7 +24,7 @@ import pandas as pd
 
 from gatedvae import params as P
 from gatedvae.dsprites import config, spec
-from gatedvae.dsprites.table1 import paired_interval
+from gatedvae.seeds import paired_interval
 
 METRICS = {"RF D": ("rf", "disentanglement"), "RF C": ("rf", "completeness"),
            "RF I (NRMSE)": ("rf", "informativeness"), "Lasso D": ("lasso", "disentanglement"),

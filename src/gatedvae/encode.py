@@ -3,7 +3,7 @@ dim, each named after the partition it belongs to (the paper's motivation: expre
 head pose does not move). `gatedvae encode` is the command; `load_model` the Python API:
 
     from gatedvae.encode import load_model
-    model = load_model("models/faces/gated-self_target_warmup-0/finetuned.pt")
+    model = load_model("models/faces/main/gated-self_target_warmup-0/finetuned.pt")
     model.partitions                 # {"pose": [0, ..., 5], "expression": [6, ..., 23]}
     codes = model.encode(images)     # [N, 24] float32; images: aligned uint8 [N, 64, 64] (or RGB)
     frame = model.codes(images, names)   # one row per image: image_id, pose_0 .. expression_17
@@ -243,7 +243,7 @@ def write_codes(out: str | Path, frame: pd.DataFrame, model: PartitionModel, met
 # The command (`gatedvae encode`)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="a model.pt or finetuned.pt (models/faces/<run>-<seed>/)")
+    parser.add_argument("--model", required=True, help="a model.pt or finetuned.pt (models/faces/main/<run>-<seed>/ for the main runs, models/faces/<run>-<seed>/ for the study)")
     parser.add_argument("--images", required=True,
                         help="a folder of images, or a .npy of aligned images (data/faces/aligned/images.npy)")
     parser.add_argument("--out", required=True, help="codes.parquet: one row per image, one column per latent dim")

@@ -112,7 +112,7 @@ SMALL_PARAMS = {
     "faces": {"acquire": {"source": "synthetic", "synthetic": {"n_images": 300}},
               "train": {"net": "conv", "epochs": 4, "batch_size": 64}, "finetune": {"epochs": 2},
               "study": {"runs": ["gated-faithful", "gated-self_target", "ungated-faithful"], "seeds": [0, 1]},
-              "main_runs": ["gated-self_target", "ungated-faithful"]},
+              "main_runs": {"runs": ["gated-self_target", "ungated-faithful"], "seeds": [0, 1, 2], "epochs": 10}},
 }
 
 
@@ -126,12 +126,13 @@ def test_dag_image_count_known_answer():
         "dsprites_noise_study": 2 * 2 * 2 * 896,     # fractions x seeds (gated only)
         "dsprites_curve": 2 * 2 * 3 * 896,           # gatings x seeds x the last listed epoch
         "faces_train": 3 * 2 * 4 * 256,              # study runs x seeds x epochs
+        "faces_main_train": 2 * 3 * 10 * 256,         # main runs x main seeds x main epochs
         "faces_finetune": 2 * 2 * 256,
         "faces_cluster_study": 2 * 1 * 5 * 256,      # counts x seeds (gated only)
         "faces_cluster_baseline": 1 * 5 * 256,
     }
     stages = training_images(SMALL_PARAMS)
-    assert images_per_dataset(stages) == {"dsprites": 60_928 + 10_752, "faces": 6_912 + 4 * 4 * 256}
+    assert images_per_dataset(stages) == {"dsprites": 60_928 + 10_752, "faces": 6_912 + 15_360 + 4 * 4 * 256}
     proj = projection(stages, {"dsprites": {"aggregate_images_per_s": 2.0, "concurrency": 4}})
     assert proj["per_dataset"]["dsprites"]["hours"] == pytest.approx((60_928 + 10_752) / 2.0 / 3600)
     assert proj["per_dataset"]["faces"]["hours"] is None and proj["total_hours"] is None

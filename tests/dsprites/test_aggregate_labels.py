@@ -12,7 +12,8 @@ import math
 import pandas as pd
 import pytest
 
-from gatedvae.dsprites.table1 import aggregate_runs, direction_agreement, paper_table, side_by_side_markdown
+from gatedvae.dsprites.table1 import direction_agreement, paper_table, side_by_side_markdown
+from gatedvae.seeds import aggregate_runs
 from gatedvae.report.document import Report
 
 MODELS = ("beta_vae", "info_vae", "dip_vae_ii")

@@ -6,14 +6,12 @@ import pytest
 
 from gatedvae.dsprites.table1 import (
     agreement_counts,
-    aggregate_runs,
     direction_agreement,
-    flatten,
-    nest,
     paper_informativeness_per_factor,
     paper_table,
     side_by_side_markdown,
 )
+from gatedvae.seeds import aggregate_runs, flatten, nest
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference"
 T_975_DOF1 = 12.706204736174707  # Student's t, 97.5% quantile, 1 degree of freedom

@@ -20,12 +20,12 @@ from dvc_project import dvc, stages_run  # noqa: E402
 # one xdist worker builds the tiny DAG once for all its tests (make test runs two)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag")]
 
-# configs/scales/tiny.yaml's faces.study.runs (one seed) and params.yaml's faces.main_runs
+# configs/scales/tiny.yaml's faces.study.runs and faces.main_runs (one seed each), params.yaml's main runs
 RUNS = ["gated-faithful", "gated-self_target_warmup", "ungated-faithful"]
 MAIN = ["gated-self_target_warmup", "ungated-faithful"]
 FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
                  "faces_evaluate", "faces_sweeps"} | {f"faces_train@{r}-0" for r in RUNS}
-                | {f"faces_finetune@{r}" for r in MAIN})
+                | {f"faces_main_train@{r}-0" for r in MAIN} | {f"faces_finetune@{r}" for r in MAIN})
 # Outputs that another stage reads, the models and the metrics: the same bytes on every run.
 REPRODUCIBLE = ["data/faces/raw", "data/faces/aligned", "data/faces/grey.npy", "data/faces/features.parquet",
                 "data/faces/features_report.json", "data/faces/groups.parquet", "data/faces/cluster_stats.json",
@@ -83,7 +83,16 @@ def test_metrics_have_the_issue_keys(repo):
         assert "pose_selectivity" in effects[gating]["models"]["trained seed 0"]
     assert "### Faces: what each partition's traversal changes" in (repo / "reports/report.md").read_text()
     table = pd.read_csv(repo / "reports/faces/recipes.csv")
-    assert sorted(table["run"]) == sorted(RUNS) and set(table["seed"]) == {0}
+    study = table[table["budget"] == "study"]
+    assert sorted(study["run"]) == sorted(RUNS) and set(table["seed"]) == {0}
+    assert sorted(table.loc[table["budget"] == "main", "run"]) == sorted(MAIN)
+    # the main runs: trained for faces.main_runs.epochs, paired gated - un-gated by seed
+    assert metrics["budget"]["main"] == {"epochs": 2, "seeds": [0]} and metrics["gated"]["epochs"] == 2
+    paired = metrics["gated_minus_ungated"]["rf_placement_pose"]
+    assert paired["n"] == 1 and paired["ci95_low"] is None and paired["mean"] == pytest.approx(
+        metrics["gated"]["mean"]["rf_placement_pose"] - metrics["ungated"]["mean"]["rf_placement_pose"], abs=2e-4)
+    assert (repo / "models/faces/main/gated-self_target_warmup-0/finetuned.pt").exists()
+    assert "Where the faces budget went" in (repo / "reports/report.md").read_text()
     # the per-epoch collapse diagnostics are in each run's dvclive log
     logged = repo / "reports/faces/runs/gated-faithful-0/train/plots/metrics"
     assert {"kl_pose.tsv", "active_expression.tsv", "recon_vs_mean_face.tsv"} <= {p.name for p in logged.iterdir()}

@@ -22,8 +22,15 @@ def test_committed_study_is_valid(committed):
     config.check_faces(committed)
     runs = config.study_runs(committed)
     assert "gated-faithful" in runs and any(r.startswith("ungated-") for r in runs)
-    assert len(config.study_seeds(committed)) >= 2
+    assert len(config.study_seeds(committed)) >= 1
     assert set(config.main_runs(committed)) == {"gated", "ungated"}
+    # the main runs: at least 2 seeds (an interval for gated - un-gated), 5x the study's images
+    assert len(config.main_seeds(committed)) >= 2
+    assert config.main_epochs(committed) >= 5 * committed["faces"]["train"]["epochs"]
+    cfg = config.main_train_config(committed, gating="gated", image_size=64, seed=1)
+    assert cfg.epochs == config.main_epochs(committed) and cfg.seed == 1 and cfg.gated
+    assert cfg.remedies == config.train_config(committed, gating="gated", image_size=64,
+                                               recipe="self_target_warmup").remedies
 
 
 def test_faithful_preset_is_the_papers(committed):
@@ -47,8 +54,9 @@ def test_a_recipe_sets_its_remedies_with_partition_names_as_indices(committed):
     (lambda f: f["study"].update(runs=["gated-nonesuch"]), "faces.study.runs"),
     (lambda f: f["study"].update(runs=["sideways-faithful"]), "faces.study.runs"),
     (lambda f: f["study"].update(seeds=[0, 0]), "faces.study.seeds"),
-    (lambda f: f.update(main_runs=["gated-faithful", "gated-self_target"]), "faces.main_runs"),
-    (lambda f: f.update(main_runs=["gated-faithful"]), "faces.main_runs"),
+    (lambda f: f["main_runs"].update(runs=["gated-faithful", "gated-self_target"]), "faces.main_runs.runs"),
+    (lambda f: f["main_runs"].update(runs=["gated-faithful"]), "faces.main_runs.runs"),
+    (lambda f: f["main_runs"].update(seeds="0"), "faces.main_runs.seeds"),
     (lambda f: f["recipes"].update(free_bits={"free_bits": [1.0]}), "faces.recipes.free_bits.free_bits"),
     (lambda f: f["recipes"].update(self_target={"self_target_prob": 0.5}),
      "faces.recipes.self_target.self_target_partitions"),
@@ -63,9 +71,9 @@ def test_mistakes_name_their_key(committed, edit, key):
         config.check_faces(params)
 
 
-def test_main_runs_seed_outside_the_study_stops_evaluation_before_any_work(tmp_path):
-    """faces_evaluate draws the main runs' figures from seed faces.train.seed of the study: a seed
-    the study never trained is an error naming the key, and nothing is written."""
+def test_figure_seed_outside_the_main_runs_stops_evaluation_before_any_work(tmp_path):
+    """faces_evaluate draws the main runs' figures from seed faces.train.seed of the main runs: a
+    seed they never trained is an error naming the key, and nothing is written."""
     import numpy as np
 
     from gatedvae.bench.dag_images import scaled_params
@@ -75,7 +83,7 @@ def test_main_runs_seed_outside_the_study_stops_evaluation_before_any_work(tmp_p
     params["faces"]["train"]["seed"] = 7
     np.save(tmp_path / "grey.npy", np.zeros((128, 64, 64), np.uint8))
     out = {name: str(tmp_path / "out" / name) for name in ("runs", "figures", "metrics", "table")}
-    with pytest.raises(ParamError, match=r"faces.train.seed.*\(7\).*one of faces.study.seeds \[0\]"):
+    with pytest.raises(ParamError, match=r"faces.train.seed.*\(7\).*one of faces.main_runs.seeds \[0\]"):
         evaluate(params, images=str(tmp_path / "grey.npy"), groups=str(tmp_path / "missing.parquet"),
                  features=str(tmp_path / "missing_features.parquet"),
                  raw=str(tmp_path / "raw"), aligned=str(tmp_path / "aligned"), models=str(tmp_path / "models"),

@@ -75,10 +75,20 @@ def test_the_schema_knows_exactly_the_committed_keys(params):
     # no GPU 99 on any machine these tests run on, CPU-only torch or not
     (lambda p: p["dsprites"]["train"].update(device="cuda:99"), "dsprites.train.device", "asks for"),
     (lambda p: p["faces"]["train"].update(device="cuda:99"), "faces.train.device", "asks for"),
-    (lambda p: p["faces"].update(main_runs=["gated-kl_warmpu", "ungated-faithful"]), "faces.main_runs", ""),
-    (lambda p: p["faces"]["study"].update(runs=["gated-faithful", "ungated-faithful"]), "faces.main_runs",
+    (lambda p: p["faces"]["main_runs"].update(runs=["gated-kl_warmpu", "ungated-faithful"]),
+     "faces.main_runs.runs", ""),
+    (lambda p: p["faces"]["study"].update(runs=["gated-faithful", "ungated-faithful"]), "faces.main_runs.runs",
      "faces.study.runs"),
-    (lambda p: p["faces"]["train"].update(seed=7), "faces.train.seed", "faces.study.seeds"),
+    (lambda p: p["faces"]["train"].update(seed=7), "faces.train.seed", "faces.main_runs.seeds"),
+    # the section the schema leaves to faces/config.py: its shape and its keys are checked there
+    (lambda p: p["faces"].update(main_runs=["gated-self_target_warmup", "ungated-faithful"]), "faces.main_runs",
+     "must be a mapping"),
+    (lambda p: p["faces"]["main_runs"].update(epoch=15), "faces.main_runs",
+     "did you mean `faces.main_runs.epochs`"),
+    (lambda p: p["faces"]["main_runs"].pop("seeds"), "faces.main_runs", "lacks ['seeds']"),
+    (lambda p: p["faces"]["main_runs"].update(seeds=[0, 0]), "faces.main_runs.seeds", "distinct"),
+    (lambda p: p["faces"]["main_runs"].update(epochs=0), "faces.main_runs.epochs", ""),
+    (lambda p: p["faces"]["main_runs"].update(epochs=1), "faces.main_runs.epochs", "ungated_warmup_epochs"),
 ])
 def test_each_refused_value_names_its_key(params, edit, key, says):
     bad = copy.deepcopy(params)

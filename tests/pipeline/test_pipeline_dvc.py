@@ -17,10 +17,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag")]
 MODELS = ("beta_vae", "info_vae", "dip_vae_ii", "factor_vae")
 REGRESSORS = ("lasso", "rf")
 METRICS = ("disentanglement", "completeness", "informativeness")
-# configs/scales/tiny.yaml's faces.study.runs (one seed) and params.yaml's faces.main_runs
+# configs/scales/tiny.yaml's faces.study.runs and faces.main_runs (one seed each), params.yaml's main runs
 FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
                  "faces_evaluate", "faces_sweeps"}
                 | {f"faces_train@{r}-0" for r in ("gated-faithful", "gated-self_target_warmup", "ungated-faithful")}
+                | {f"faces_main_train@{r}-0" for r in ("gated-self_target_warmup", "ungated-faithful")}
                 | {f"faces_finetune@{r}" for r in ("gated-self_target_warmup", "ungated-faithful")})
 
 

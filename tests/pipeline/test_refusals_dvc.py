@@ -51,10 +51,10 @@ def test_a_refused_value_and_its_revert_cost_no_retrain(repo, change, key):
 
 
 def test_main_runs_outside_the_study_is_refused_before_any_stage(repo):
-    original = _edit(repo, lambda p: p["faces"].update(main_runs=["gated-kl_warmup", "ungated-faithful"]))
+    original = _edit(repo, lambda p: p["faces"]["main_runs"].update(runs=["gated-kl_warmup", "ungated-faithful"]))
     failed = dvc(repo, "repro", check=False)
     (repo / "params.yaml").write_text(original)
-    assert failed.returncode != 0 and "`faces.main_runs`" in failed.stderr
+    assert failed.returncode != 0 and "`faces.main_runs.runs`" in failed.stderr
     assert stages_run(failed.stdout) == {"check_params"}
     assert "up to date" in dvc(repo, "status").stdout
 

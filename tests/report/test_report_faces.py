@@ -51,3 +51,29 @@ def test_faces_section_flags_collapse_and_names_remedies(tmp_path):
     assert "**gated-self_target**" in text
     assert "faithful (gated-faithful)" in text           # beside the main runs
     assert "pose 0.25, expression 0.75" in text          # the chance level: the partition shares
+
+
+def test_budget_and_paired_differences_are_reported(tmp_path):
+    """The main runs' budget (epochs against the study's, measured minutes per part) and the
+    gated - un-gated intervals appear with their numbers."""
+    path = _metrics(tmp_path)
+    metrics = json.loads(path.read_text())
+    metrics["budget"] = {"study": {"epochs": 3, "seeds": [0]}, "main": {"epochs": 15, "seeds": [0, 1]}}
+    metrics["gated_minus_ungated"] = {
+        "rf_placement_pose": {"mean": 0.35, "ci95_low": 0.1, "ci95_high": 0.6, "excludes_zero": True, "n": 2},
+        "test_elbo": {"mean": -4.0, "ci95_low": None, "ci95_high": None, "excludes_zero": None, "n": 1}}
+    path.write_text(json.dumps(metrics))
+    stage_rows = [{"stage": "faces_main_train", "runs": 4, "total": 540.0},
+                  {"stage": "faces_train", "runs": 7, "total": 180.0},
+                  {"stage": "faces_evaluate", "runs": 1, "total": 120.0},
+                  {"stage": "faces_sweeps", "runs": 1, "total": 6.0}]
+    report = Report("t")
+    faces_section(report, path, tmp_path, [6, 18], {}, stage_rows=stage_rows,
+                  epochs={"faces.main_runs.epochs": 15, "faces.train.epochs": 3})
+    text = report.to_markdown(tmp_path)
+    assert "see 5x the images of a study run" in text
+    assert "**14.1 min** for the faces branch" in text                 # (540 + 180 + 120 + 6) / 60
+    assert "| main runs | faces_main_train | 4 | 15 | 9.0 |" in text
+    assert "| evaluation, figures and sweeps | faces_evaluate, faces_sweeps | 2 |  | 2.1 |" in text
+    assert "| RF placement: pose | +0.350 | [+0.100, +0.600] (excludes 0) | 2 |" in text
+    assert "| test ELBO (nats) | -4.000 | n/a (one seed pair) | 1 |" in text

@@ -64,7 +64,7 @@ def training_images(params: dict) -> list[StageImages]:
     conv, face_batch = get(params, "faces.train.net"), int(get(params, "faces.train.batch_size"))
     face_epoch = images_per_epoch(n_faces, face_batch)
     clusters = get(params, "studies.faces_clusters")
-    study = get(params, "faces.study")
+    study, main = get(params, "faces.study"), get(params, "faces.main_runs")
     cluster_epochs = int(clusters["epochs"])
     return [
         StageImages("dsprites_train", "dsprites", mlp, main_runs, int(get(params, "dsprites.train.epochs")), per_epoch),
@@ -77,7 +77,9 @@ def training_images(params: dict) -> list[StageImages]:
                     per_epoch),  # at studies.curve.hidden, which may differ from the main matrix's
         StageImages("faces_train", "faces", conv, len(study["runs"]) * len(study["seeds"]),
                     int(get(params, "faces.train.epochs")), face_epoch),  # the recipe study
-        StageImages("faces_finetune", "faces", conv, len(get(params, "faces.main_runs")),
+        StageImages("faces_main_train", "faces", conv, len(main["runs"]) * len(main["seeds"]),
+                    int(main["epochs"]), face_epoch),
+        StageImages("faces_finetune", "faces", conv, len(main["runs"]),
                     int(get(params, "faces.finetune.epochs")), face_epoch),
         StageImages("faces_cluster_study", "faces", conv, len(clusters["counts"]) * len(clusters["seeds"]),
                     cluster_epochs, face_epoch),  # gated only

@@ -10,6 +10,7 @@ import pandas as pd
 
 from gatedvae.atomic import atomic_path, save_json, save_text
 from gatedvae.dsprites import config, spec, table1
+from gatedvae.seeds import aggregate_runs
 from gatedvae.errors import StageError
 from gatedvae.training.config import GATINGS
 from gatedvae.training.run import training_curve
@@ -53,7 +54,7 @@ def aggregate(params, *, runs: str, paper: str, metrics: str, table: str, curves
                     missing.append(f"{e.filename} (the dvclive log of stage dsprites_train@{name})")
     if missing:
         raise StageError("missing evaluation results; run `dvc repro` for:\n  " + "\n  ".join(missing))
-    aggregated = table1.aggregate_runs(found)
+    aggregated = aggregate_runs(found)
     with atomic_path(curves) as tmp:
         pd.concat(curve_frames, ignore_index=True).to_csv(tmp, index=False)
     save_json(metrics, aggregated)

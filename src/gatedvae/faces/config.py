@@ -15,7 +15,7 @@ from gatedvae.evaluation.settings import EvalSettings
 from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITIONS, SOURCES, Needs,
                                  SyntheticConfig, config_from_dict)
 from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
-from gatedvae.schema import check_keys
+from gatedvae.schema import check_keys, leaves, unknown_keys
 from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, REMEDIES,
                                       FinetuneSettings, TrainConfig)
 
@@ -198,13 +198,58 @@ def study_seeds(params: dict) -> list[int]:
     return list(seeds)
 
 
+MAIN_RUNS_KEYS = ("runs", "seeds", "epochs")
+
+
+def _main_section(params: dict) -> dict:
+    """faces.main_runs: {runs, seeds, epochs}, every key known (the schema leaves the section to
+    this module, so a misspelt key is refused here, with a did-you-mean)."""
+    section = get(params, "faces.main_runs")
+    check(isinstance(section, dict), "faces.main_runs",
+          "must be a mapping {runs: [<gated run>, <un-gated run>], seeds: [...], epochs: N}, "
+          f"got {section!r}")
+    problems = unknown_keys(section, leaves(*MAIN_RUNS_KEYS), "faces.main_runs.")
+    check(not problems, "faces.main_runs", "; ".join(problems))
+    missing = [k for k in MAIN_RUNS_KEYS if k not in section]
+    check(not missing, "faces.main_runs", f"lacks {missing}: it needs runs, seeds and epochs")
+    return section
+
+
 def main_runs(params: dict) -> dict[str, str]:
-    """gating -> the run the main faces results and figures come from (faces.main_runs)."""
-    runs, study = get(params, "faces.main_runs"), study_runs(params)
+    """gating -> the run the main faces results and figures come from (faces.main_runs.runs): one
+    gated and one un-gated run of the recipe study, trained again for longer (main_epochs) over
+    main_seeds."""
+    runs, study = _main_section(params)["runs"], study_runs(params)
     check(isinstance(runs, list) and len(runs) == len(GATINGS) and all(r in study for r in runs)
-          and {parse_run(params, r)[0] for r in runs} == set(GATINGS), "faces.main_runs",
+          and {parse_run(params, r)[0] for r in runs} == set(GATINGS), "faces.main_runs.runs",
           f"must name one gated and one un-gated run of faces.study.runs {study}, got {runs!r}")
     return {parse_run(params, run)[0]: run for run in runs}
+
+
+def main_seeds(params: dict) -> list[int]:
+    """The seeds each main run is trained with (faces.main_runs.seeds; at least two at the
+    default scale, so the gated - un-gated difference has an interval)."""
+    seeds = _main_section(params)["seeds"]
+    check(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool)
+                                                    for s in seeds) and len(set(seeds)) == len(seeds),
+          "faces.main_runs.seeds", f"must be a list of distinct integers, got {seeds!r}")
+    return list(seeds)
+
+
+def main_epochs(params: dict) -> int:
+    """Epochs of the main runs (faces.main_runs.epochs); the study's runs train faces.train.epochs."""
+    return number(params, "faces.main_runs.epochs", integer=True, positive=True)
+
+
+def main_train_config(params: dict, *, gating: str, image_size: int, seed: int | None = None) -> TrainConfig:
+    """The main run of `gating`: its recipe's TrainConfig at faces.main_runs.epochs."""
+    cfg = train_config(params, gating=gating, image_size=image_size,
+                       recipe=parse_run(params, main_runs(params)[gating])[1], seed=seed)
+    cfg.epochs = main_epochs(params)
+    for field_name, problem in cfg.problems():
+        raise ParamError(f"params.yaml: `faces.main_runs.epochs` ({cfg.epochs}) does not suit the main "
+                         f"{gating} run {main_runs(params)[gating]!r}: {field_name} {problem}")
+    return cfg
 
 
 def train_config(params: dict, *, gating: str, image_size: int, recipe: str = "faithful",
@@ -298,11 +343,15 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
         for run in study_runs(params):
             gating, recipe = parse_run(params, run)
             train_config(params, gating=gating, image_size=size, recipe=recipe)
-        seeds = study_seeds(params)
-        check(cfg.seed in seeds, "faces.train.seed",
-              f"({cfg.seed}) names the main runs' seed, so it must be one of faces.study.seeds {seeds}")
-        check(device_problem(cfg.device) is None, "faces.train.device", str(device_problem(cfg.device)))
+        study_seeds(params)
         main_runs(params)
+        seeds = main_seeds(params)
+        check(cfg.seed in seeds, "faces.train.seed",
+              f"({cfg.seed}) names the seed of the main runs' figures, so it must be one of "
+              f"faces.main_runs.seeds {seeds}")
+        check(device_problem(cfg.device) is None, "faces.train.device", str(device_problem(cfg.device)))
+        for gating in GATINGS:
+            main_train_config(params, gating=gating, image_size=size)
         if n_images is not None:
             check(cfg.batch_size <= n_images, "faces.train.batch_size",
                   f"({cfg.batch_size}) is larger than the data ({n_images} images)")

@@ -1,13 +1,17 @@
-"""The faces evaluation stage: every run of the recipe study scored, and the main runs' figures.
+"""The faces evaluation stage: every run of the recipe study and of the main runs scored, and the
+main runs' figures.
 
-Each run (`<gating>-<recipe>`, faces.study.runs) and seed (faces.study.seeds) is scored the same
-way (scoring.run_scores): placement and DCI against the synthetic faces' true factors where they
-exist and, always, against the extractor's own pose and AU features (weak labels: all real
-CelebA has), the held-out ELBO, the share of pixel variance the reconstructions explain and the
-collapse diagnostics. The metrics hold each run's mean and std over seeds;
-the main runs (faces.main_runs) are reported as `gated` and `ungated`, and the paper-faithful
-gated run beside them as `faithful`. Reconstructions, traversals and Hinton diagrams come from the
-main runs' fine-tuned models (seed faces.train.seed).
+Each run (`<gating>-<recipe>`) and seed is scored the same way (scoring.run_scores): placement
+and DCI against the synthetic faces' true factors where they exist and, always, against the
+extractor's own pose and AU features (weak labels: all real CelebA has), the held-out ELBO, the
+share of pixel variance the reconstructions explain and the collapse diagnostics. The recipe
+study (faces.study: runs x seeds at faces.train.epochs) compares recipes at one cheap budget;
+the main runs (faces.main_runs: one gated and one un-gated recipe of the study, trained for
+faces.main_runs.epochs over faces.main_runs.seeds) are the faces results, reported as `gated`
+and `ungated` with mean and std over seeds and the paired gated - un-gated differences with 95%
+intervals (gatedvae.seeds, as dSprites' Table I), and the paper-faithful gated study run beside
+them as `faithful`. Reconstructions, traversals and Hinton diagrams come from the main runs'
+fine-tuned models (seed faces.train.seed).
 """
 
 from __future__ import annotations
@@ -32,17 +36,42 @@ from gatedvae.training.infer import encode_mean, reconstruct, traverse
 FAITHFUL = "gated-faithful"
 
 
-def model_path(models: str | Path, run: str, seed: int, kind: str = "model") -> Path:
-    """models/faces/<run>-<seed>/<kind>.pt (kind: model or finetuned), as dvc.yaml writes them."""
-    return Path(models) / f"{run}-{seed}" / f"{kind}.pt"
+def model_path(models: str | Path, run: str, seed: int, kind: str = "model", *, main: bool = False) -> Path:
+    """models/faces/<run>-<seed>/<kind>.pt for the study, models/faces/main/<run>-<seed>/<kind>.pt
+    for a main run (kind: model or finetuned), as dvc.yaml writes them."""
+    return Path(models) / ("main" if main else "") / f"{run}-{seed}" / f"{kind}.pt"
+
+
+SCORE_COLUMNS_LEFT_OUT = ["run", "gating", "recipe", "seed", "budget"]
+
+
+def _scores(row: pd.Series) -> dict:
+    return {k: float(v) for k, v in row.drop(labels=SCORE_COLUMNS_LEFT_OUT, errors="ignore").items()}
 
 
 def summarise(rows: pd.DataFrame) -> dict:
-    """One run's seeds: mean and std of every score, the seed count and how many collapsed."""
-    numbers = rows.drop(columns=["run", "gating", "recipe", "seed"])
-    return {"mean": {k: round(float(v), 4) for k, v in numbers.mean().items()},
-            "std": {k: round(float(v), 4) for k, v in numbers.std(ddof=1).fillna(0.0).items()},
+    """One run's seeds: mean and std of every score (gatedvae.seeds, as for dSprites), the seed
+    count and how many collapsed."""
+    from gatedvae.seeds import aggregate_runs
+
+    gating = rows["gating"].iloc[0]
+    arm = aggregate_runs([{"model": "run", "gating": gating, "seed": int(r["seed"]), "metrics": _scores(r)}
+                          for _, r in rows.iterrows()])["run"][gating]
+    return {"mean": {k: round(v["mean"], 4) for k, v in arm.items()},
+            "std": {k: round(v["std"], 4) for k, v in arm.items()},
             "seeds": int(len(rows)), "collapsed_seeds": int(rows["collapsed"].sum())}
+
+
+def paired_differences(rows: pd.DataFrame) -> dict:
+    """The main runs' gated - un-gated difference of every score over the seeds both have, with
+    its 95% Student's t interval (gatedvae.seeds.aggregate_runs, as dSprites' Table I); the
+    interval is null with one common seed."""
+    from gatedvae.seeds import PAIRED, aggregate_runs
+
+    aggregated = aggregate_runs([{"model": "main", "gating": r["gating"], "seed": int(r["seed"]),
+                                  "metrics": _scores(r)} for _, r in rows.iterrows()])
+    return {key: {stat: (round(v, 4) if isinstance(v, float) else v) for stat, v in stats.items()}
+            for key, stats in aggregated["main"].get(PAIRED, {}).items()}
 
 
 def placement_prefix(has_truth: bool) -> str:
@@ -66,9 +95,10 @@ def evaluate(params, *, images: str, groups: str, features: str, raw: str, align
     config.check_faces(params, n_images=len(data))
     settings = config.eval_settings(params, n_images=len(data))
     shown_cfg = config.traversal_settings(params)
-    study_runs, seeds, main = config.study_runs(params), config.study_seeds(params), config.main_runs(params)
+    study_runs, study_seeds, main = config.study_runs(params), config.study_seeds(params), config.main_runs(params)
+    main_seeds = config.main_seeds(params)
     preset = config.train_config(params, gating="gated", image_size=data.shape[1])
-    figure_seed = preset.seed  # one of faces.study.seeds (check_faces)
+    figure_seed = preset.seed  # one of faces.main_runs.seeds (check_faces)
     runs, figures = Path(runs), Path(figures)
     truth = load_ground_truth(raw, aligned)  # synthetic faces only
     weak = extractor_labels(features, aligned, config.expression_aus(params) or list(AU_INTENSITIES))
@@ -88,39 +118,46 @@ def evaluate(params, *, images: str, groups: str, features: str, raw: str, align
     rows = []
     main_importances = {}  # the main runs' Hinton diagrams reuse these (see main_figures)
     prefix = placement_prefix(truth is not None)
-    for run in study_runs:
+    budgets = [("study", run, seed) for run in study_runs for seed in study_seeds] + \
+              [("main", run, seed) for run in main.values() for seed in main_seeds]
+    for budget, run, seed in budgets:
         gating, recipe = config.parse_run(params, run)
-        for seed in seeds:
-            model, cfg, _ = load_model(model_path(models, run, seed))
-            row, _, importances = run_scores(model, cfg, data, labels, settings)
-            if run in main.values() and seed == figure_seed:
-                main_importances[run] = importances
-            rows.append({"run": run, "gating": gating, "recipe": recipe, "seed": seed, **row})
-            print(f"{run} seed {seed}: " + ", ".join(
-                f"{k} {row[k]:.3f}" for k in (f"{prefix}rf_placement_pose", f"{prefix}rf_placement_expression",
-                                              f"{prefix}rf_disentanglement", "test_variance_explained",
-                                              "test_kl") if k in row)
-                  + f", active dims {row['active_pose']}/{row['active_expression']}")
+        model, cfg, _ = load_model(model_path(models, run, seed, main=budget == "main"))
+        row, _, importances = run_scores(model, cfg, data, labels, settings)
+        if budget == "main" and seed == figure_seed:
+            main_importances[run] = importances
+        rows.append({"budget": budget, "run": run, "gating": gating, "recipe": recipe, "seed": seed, **row})
+        print(f"{budget} {run} seed {seed} ({cfg.epochs} epochs): " + ", ".join(
+            f"{k} {row[k]:.3f}" for k in (f"{prefix}rf_placement_pose", f"{prefix}rf_placement_expression",
+                                          f"{prefix}rf_disentanglement", "test_variance_explained",
+                                          "test_kl") if k in row)
+              + f", active dims {row['active_pose']}/{row['active_expression']}")
     frame = pd.DataFrame(rows)
     save_text(table, frame.to_csv(index=False, float_format="%.6g"))
-    recipes = {run: summarise(frame[frame["run"] == run]) for run in study_runs}
+    study, main_rows = frame[frame["budget"] == "study"], frame[frame["budget"] == "main"]
+    recipes = {run: summarise(study[study["run"] == run]) for run in study_runs}
     results["main_runs"] = main
+    results["budget"] = {"study": {"epochs": preset.epochs, "seeds": study_seeds},
+                         "main": {"epochs": config.main_epochs(params), "seeds": main_seeds}}
     for gating, run in main.items():
-        results[gating] = recipes[run]
+        results[gating] = summarise(main_rows[main_rows["run"] == run])
+        results[gating]["epochs"] = config.main_epochs(params)
+    results["gated_minus_ungated"] = paired_differences(main_rows)
     if FAITHFUL in recipes:
         results["faithful"] = recipes[FAITHFUL]
     results["recipes"] = recipes
     results["best_gated_run"] = best_gated_run(recipes, prefix)
     save_figure(figures / "faces_recipes.png",
-                recipe_figure(frame, study_runs, main, preset.partitions, prefix=prefix,
+                recipe_figure(study, study_runs, main, preset.partitions, prefix=prefix,
                               labels=results["labels"]["ranked_by"]), dpi=80)
+    effects = None
+    if truth is not None:
+        effects = traversal_effect_scores(main, models, main_seeds, figure_seed, data, truth, settings, shown_cfg)
+        results["traversal_effects"] = effects
     finetuned = main_figures(main, models, figure_seed, data, labels, settings, shown_cfg, runs, figures,
-                             main_importances)
+                             main_importances, effects)
     for gating, numbers in finetuned.items():
         results[gating]["finetuned"] = numbers
-    if truth is not None:
-        results["traversal_effects"] = traversal_effect_scores(
-            main, models, seeds, figure_seed, data, truth, settings, shown_cfg)
     save_json(metrics, results)
     print("pixel variance explained by the pair groups: " + ", ".join(
         f"{k} {v:.3f}" for k, v in results["pair_variance_explained"].items()))
@@ -150,7 +187,7 @@ def traversal_effect_scores(main, models, seeds, figure_seed, data, truth, setti
         per_model = {}
         for seed in seeds:
             for kind in (("model", "finetuned") if seed == figure_seed else ("model",)):
-                model, cfg, _ = load_model(model_path(models, run, seed, kind))
+                model, cfg, _ = load_model(model_path(models, run, seed, kind, main=True))
                 codes = encode_mean(model, data[test_rows], pixel_max=cfg.pixel_max)
                 scores = effects.partition_effects(model, cfg, data[shown], effects.active_dims(codes, cfg.partitions),
                                                    values, estimator)
@@ -179,19 +216,20 @@ def factor_shares(data, raw, aligned) -> dict | None:
 
 
 def main_figures(main, models, seed, data, labels, settings, shown_cfg, runs: Path, figures: Path,
-                 importances_by_run: dict) -> dict:
+                 importances_by_run: dict, effects: dict | None = None) -> dict:
     """Reconstructions, per-partition traversals and Hinton diagrams (one per kind of label and
     regressor) of the main runs; returns, per gating, the fine-tuned decoder's test scores.
     importances_by_run: run -> the importances run_scores gave the trained model of `seed`;
     fine-tuning freezes the encoder, so the fine-tuned model's codes, and so its importances, are
-    the same."""
+    the same. effects: traversal_effect_scores' output (synthetic faces), which picks and labels
+    the traversed dims by what they measurably change (shown_dims); without it, the most active."""
     train_rows, test_rows = split_rows(len(data), settings)
     values = np.linspace(-shown_cfg.span, shown_cfg.span, shown_cfg.steps)
     names = {("" if label.source == "ground truth" else "extractor_"): label for label in labels}
     finetuned_scores = {}
     for gating, run in main.items():
-        trained, cfg, _ = load_model(model_path(models, run, seed))
-        finetuned, _, _ = load_model(model_path(models, run, seed, "finetuned"))
+        trained, cfg, _ = load_model(model_path(models, run, seed, main=True))
+        finetuned, _, _ = load_model(model_path(models, run, seed, "finetuned", main=True))
         for key, importance in importances_by_run[run].items():
             label = names["extractor_" if key.startswith("extractor_") else ""]
             title = (f"faces {run} ({key.removeprefix('extractor_')}, against "
@@ -211,15 +249,35 @@ def main_figures(main, models, seed, data, labels, settings, shown_cfg, runs: Pa
         # Fine-tuning freezes the encoder, so either model gives the same codes.
         codes = encode_mean(finetuned, data[np.concatenate([train_rows, test_rows])], pixel_max=cfg.pixel_max)
         n_shown = shown_cfg.images
+        measured = (effects or {}).get(gating, {}).get("models", {}).get(f"fine-tuned seed {seed}")
         for part, (start, stop) in zip(PARTITIONS, partition_bounds(cfg.partitions, cfg.latent_dim)):
-            dims = most_active_dims(codes, start, stop, shown_cfg.max_dims)
+            if measured is not None:
+                dims, row_labels = shown_dims(measured[part]["per_dim"], part, shown_cfg.max_dims)
+                how = "dims ordered by the measured change of their own factor group per unit of z"
+            else:
+                dims = most_active_dims(codes, start, stop, shown_cfg.max_dims)
+                row_labels, how = [f"z{d}" for d in dims], "the most active dims"
+            if not dims:  # a collapsed partition: nothing to traverse
+                dims = most_active_dims(codes, start, stop, shown_cfg.max_dims)
+                row_labels, how = [f"z{d} (inactive)" for d in dims], "no active dim: the partition collapsed"
             cells = np.concatenate([traverse(finetuned, data[row], dims, values, pixel_max=cfg.pixel_max)
                                     for row in test_rows[:n_shown]], axis=1)
-            fig = traversal_grid(cells, [f"z{d}" for d in dims], np.tile(values, n_shown),
-                                 title=f"faces {run}: {part} partition, {n_shown} images, "
-                                       f"z in [-{shown_cfg.span:g}, {shown_cfg.span:g}]")
+            fig = traversal_grid(cells, row_labels, np.tile(values, n_shown),
+                                 title=f"faces {run}: {part} partition, {n_shown} held-out faces, "
+                                       f"z in [-{shown_cfg.span:g}, {shown_cfg.span:g}]\n({how})")
             save_figure(figures / f"faces_traversal_{gating}_{part}.png", fig, dpi=64)
     return finetuned_scores
+
+
+def shown_dims(per_dim: list[dict], part: str, limit: int) -> tuple[list[int], list[str]]:
+    """The traversed dims of a partition to show, with row labels: those that measurably move the
+    partition's own factor group most first (pose partition: pose change; expression partition:
+    expression change), each labelled with both changes per unit of z, so a reader sees beside
+    each row what the estimator read in it."""
+    own = "pose_change" if part == "pose" else "expression_change"
+    chosen = sorted(per_dim, key=lambda d: -d[own])[:limit]
+    return ([d["dim"] for d in chosen],
+            [f"z{d['dim']}: pose {d['pose_change']:.1f}\u00b0, expr {d['expression_change']:.2f}" for d in chosen])
 
 
 def recipe_figure(frame: pd.DataFrame, study_runs: list[str], main: dict, partition_sizes: list[int],

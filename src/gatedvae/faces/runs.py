@@ -1,6 +1,7 @@
-"""The faces training stages: one run of the recipe study trained, or a main run's decoder
-fine-tuned. A run is `<gating>-<recipe>` (faces.study.runs): the faithful preset (faces.train)
-gated or un-gated, plus the recipe's remedies (faces.recipes.<recipe>)."""
+"""The faces training stages: one run of the recipe study or one main run trained, or a main
+run's decoder fine-tuned. A run is `<gating>-<recipe>` (faces.study.runs): the faithful preset
+(faces.train) gated or un-gated, plus the recipe's remedies (faces.recipes.<recipe>). A main run
+(faces.main_runs) is one of them trained again for faces.main_runs.epochs."""
 
 from __future__ import annotations
 
@@ -9,20 +10,29 @@ import numpy as np
 from gatedvae import inputs
 from gatedvae.faces import config
 from gatedvae.faces.spec import PARTITIONS
+from gatedvae.params import check
 from gatedvae.training.config import FinetuneSettings
 from gatedvae.training.run import finetune_and_save, train_and_save
 
 
-def train(params, *, run: str, seed: int, images: str, groups: str, out: str, log_dir: str) -> None:
-    """The convolutional VAE on greyscale faces for one run and seed."""
+def train(params, *, run: str, seed: int, images: str, groups: str, out: str, log_dir: str,
+          main: bool = False) -> None:
+    """The convolutional VAE on greyscale faces for one run and seed: a run of the recipe study,
+    or with `main` the main run of its gating (at faces.main_runs.epochs)."""
     data = np.asarray(inputs.images(images))
     config.check_faces(params, n_images=len(data))
     gating, recipe = config.parse_run(params, run)
-    cfg = config.train_config(params, gating=gating, image_size=data.shape[1], recipe=recipe, seed=seed)
+    if main:
+        chosen = config.main_runs(params)[gating]
+        check(run == chosen, "faces.main_runs.runs", f"names {chosen!r} as the {gating} main run, not {run!r}")
+        cfg = config.main_train_config(params, gating=gating, image_size=data.shape[1], seed=seed)
+    else:
+        cfg = config.train_config(params, gating=gating, image_size=data.shape[1], recipe=recipe, seed=seed)
     pair_index = inputs.table(groups)[list(PARTITIONS)].to_numpy(np.int64) if cfg.gated else None
     result = train_and_save(data, pair_index, cfg, model_out=out, log_dir=log_dir,
                             partition_names=PARTITIONS)
-    print(f"faces {run} seed {seed}: {result.images_per_second:.0f} images/s over {result.seconds:.1f} s")
+    print(f"faces {'main ' if main else ''}{run} seed {seed}: {cfg.epochs} epochs, "
+          f"{result.images_per_second:.0f} images/s over {result.seconds:.1f} s")
 
 
 def finetune(params, *, images: str, model: str, out: str, log_dir: str) -> None:

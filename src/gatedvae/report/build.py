@@ -339,8 +339,13 @@ def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Pa
         dsprites_section(report, params, metrics, inputs, figures)
         studies_section(report, inputs)
         if inputs.faces_metrics.exists():
+            records = [r for r in T.read_records(inputs.timings)
+                       if r["stage"].startswith("faces_") and (stages is None or r["stage"] in stages)]
+            epochs = {key: P.get(params, key) for key in ("faces.main_runs.epochs", "faces.finetune.epochs",
+                                                           "faces.train.epochs", "studies.faces_clusters.epochs")}
             faces_section(report, inputs.faces_metrics, inputs.faces_figures,
-                          P.get(params, "faces.train.partition_sizes"), P.get(params, "faces.recipes", {}) or {})
+                          P.get(params, "faces.train.partition_sizes"), P.get(params, "faces.recipes", {}) or {},
+                          stage_rows=T.per_stage(records) if records else None, epochs=epochs)
         timing_section(report, inputs.timings, figures, stages)
     report.heading("Parameters")
     report.code(Path(getattr(params, "path", "params.yaml")).read_text(), "yaml")

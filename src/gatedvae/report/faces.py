@@ -50,9 +50,41 @@ def recipe_rows(recipes: dict, main: dict, remedies: dict, prefix: str = "") -> 
     return rows
 
 
+# The faces budget's parts: (what, the stage kinds it runs, the params key of its epochs per run)
+BUDGET_PARTS = [
+    ("data: acquire, align, greyscale, features, cluster",
+     ("faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster"), None),
+    ("main runs", ("faces_main_train",), "faces.main_runs.epochs"),
+    ("decoder fine-tuning of the main runs", ("faces_finetune",), "faces.finetune.epochs"),
+    ("recipe study", ("faces_train",), "faces.train.epochs"),
+    ("cluster-count study", ("faces_cluster_study", "faces_cluster_baseline"), "studies.faces_clusters.epochs"),
+    ("evaluation, figures and sweeps", ("faces_evaluate", "faces_sweeps"), None),
+]
+BUDGET_MINUTES = 15.0   # the faces branch's target on 2 cores (the faces issue)
+
+
+def budget_rows(stage_rows: list[dict], epochs: dict[str, int]) -> tuple[list[list], float]:
+    """The faces budget per part: stage runs, epochs per run and minutes (the stages' measured
+    seconds summed); and the total minutes. stage_rows: report.timings.per_stage rows;
+    epochs: params key -> value."""
+    by_kind = {r["stage"]: r for r in stage_rows}
+    rows, total = [], 0.0
+    for what, kinds, key in BUDGET_PARTS:
+        found = [by_kind[k] for k in kinds if k in by_kind]
+        if not found:
+            continue
+        seconds = sum(r["total"] for r in found)
+        total += seconds
+        rows.append([what, ", ".join(k for k in kinds if k in by_kind), str(sum(r["runs"] for r in found)),
+                     str(epochs.get(key, "")) if key else "", f"{seconds / 60:.1f}"])
+    return rows, total / 60
+
+
 def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_sizes: list[int],
-                  remedies: dict) -> None:
-    """remedies: params.yaml's faces.recipes (recipe -> its remedies)."""
+                  remedies: dict, stage_rows: list[dict] | None = None, epochs: dict | None = None) -> None:
+    """remedies: params.yaml's faces.recipes (recipe -> its remedies); stage_rows, epochs: the
+    measured stage times (report.timings.per_stage) and the epochs per run of each part, for the
+    budget table."""
     metrics = json.loads(faces_metrics.read_text())
     main = metrics.get("main_runs", {})
     recipes = metrics.get("recipes", {})
@@ -122,6 +154,20 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
         if (figures / "faces_recipes.png").exists():
             report.figures([(figures / "faces_recipes.png", "recipe study: placement and active dims")])
     report.heading("Faces: main runs, with the paper-faithful run beside them", 3)
+    budget = metrics.get("budget")
+    if budget:
+        report.paragraph(
+            f"The main runs ({main.get('gated')}, {main.get('ungated')}) train {budget['main']['epochs']} "
+            f"epochs on seeds {budget['main']['seeds']}; the recipe study's runs train "
+            f"{budget['study']['epochs']} epochs on seeds {budget['study']['seeds']}, so the main runs see "
+            f"{budget['main']['epochs'] / budget['study']['epochs']:.0f}x the images of a study run. "
+            "Mean ± std over the main runs' seeds; the faithful run is the study's.")
+    if stage_rows:
+        rows, minutes = budget_rows(stage_rows, epochs or {})
+        report.paragraph(f"Where the faces budget went (the stages' measured times, summed): "
+                         f"**{minutes:.1f} min** for the faces branch, studies included "
+                         f"(target: {BUDGET_MINUTES:g} min on 2 cores).")
+        report.table(["part", "stages", "stage runs", "epochs per run", "minutes"], rows)
     shown = [(f"{g} ({main.get(g, '?')})", metrics[g]) for g in ("gated", "ungated") if g in metrics]
     if "faithful" in metrics and main.get("gated") != "gated-faithful":
         shown.append(("faithful (gated-faithful)", metrics["faithful"]))
@@ -152,21 +198,55 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
                   + [_cell(s, "test_variance_explained"),
                      f"{s['finetuned']['test_variance_explained']:.3f}" if "finetuned" in s else None]
                   for label, s in shown])
+    paired = metrics.get("gated_minus_ungated")
+    if paired:
+        paired_section(report, paired, truth)
     effects = metrics.get("traversal_effects")
     if effects:
         traversal_effects_section(report, effects)
+        shown_traversals = [p for g in ("gated", "ungated") for part in PARTITIONS
+                            if (p := figures / f"faces_traversal_{g}_{part}.png").exists()]
+        for path in shown_traversals:
+            report.figures([(path, path.stem.replace("faces_traversal_", "").replace("_", " ")
+                             + " partition traversal (row labels: the measured change per unit of z)")])
     sweeps = sorted(figures.glob("faces_sweep_*.png"))
     if sweeps:
         report.heading("Faces: what the synthetic heads do", 3)
         report.figures([(p, p.stem.replace("faces_sweep_", "") + " sweep at fixed identity") for p in sweeps])
     if (figures / "faces_contact_sheet.png").exists():
         report.figures([(figures / "faces_contact_sheet.png", "aligned greyscale faces (input)")])
-    for kind in ("traversal", "reconstructions"):
+    for kind in (("reconstructions",) if effects else ("traversal", "reconstructions")):
         paths = sorted(figures.glob(f"faces_{kind}_*.png"))
         if paths:
             report.heading(f"Faces: {'latent traversals per partition (main runs)' if kind == 'traversal' else 'reconstructions'}", 3)
             for path in paths:
                 report.figures([(path, path.stem.replace(f"faces_{kind}_", "").replace("_", " "))])
+
+
+PAIRED_SCORES = [("rf_placement_pose", "RF placement: pose"), ("rf_placement_expression", "RF placement: expression"),
+                 ("rf_disentanglement", "RF D"), ("rf_completeness", "RF C"), ("rf_informativeness", "RF I (NRMSE)"),
+                 ("test_variance_explained", "variance explained"), ("test_kl", "test KL (nats)"),
+                 ("test_elbo", "test ELBO (nats)")]
+
+
+def paired_section(report: Report, paired: dict, truth: bool) -> None:
+    """The main runs' gated - un-gated differences per seed pair, with 95% intervals."""
+    def interval(d):
+        if d.get("ci95_low") is None:
+            return "n/a (one seed pair)"
+        verdict = " (excludes 0)" if d["excludes_zero"] else ""
+        return f"[{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]{verdict}"
+
+    rows = []
+    for prefix in (("", "extractor_") if truth else ("extractor_",)):
+        for key, label in PAIRED_SCORES:
+            d = paired.get(prefix + key)
+            if d is None:
+                continue
+            rows.append([label + (" (weak labels)" if prefix else ""), f"{d['mean']:+.3f}", interval(d), str(d["n"])])
+    report.paragraph("Gated − un-gated, paired by seed (the same code as dSprites' Table I intervals: "
+                     "Student's t, 95%; with 2 seeds the interval is wide, t = 12.7):")
+    report.table(["score", "mean difference", "95% interval", "seed pairs"], rows)
 
 
 def traversal_effects_section(report: Report, effects: dict) -> None:
