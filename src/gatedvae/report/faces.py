@@ -131,7 +131,8 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
                              f"{k} {v:.3f}" for k, v in metrics.get("pair_variance_explained", {}).items()) + ".")
     if recipes:
         report.heading("Faces: the recipe study", 3)
-        report.paragraph("Each run trained once per seed at the same budget; mean ± std over seeds; "
+        report.paragraph("Each run trained once per seed at the study's budget (the main runs below train "
+                         "longer); mean ± std over seeds; "
                          "placement and RF scores against " + ("the true factors" if truth else
                                                                f"{extractor}'s features (weak labels)")
                          + ". Variance explained: 1 - MSE / MSE of the mean face on the test "
@@ -146,9 +147,10 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
         best = metrics.get("best_gated_run")
         chosen = main.get("gated")
         report.paragraph(
-            (f"The best gated run by mean placement without a collapsed seed: **{best}**. " if best else
-             "Every gated run collapsed on at least one seed. ")
-            + (f"The main runs ({chosen}, {main.get('ungated')}) are faces.main_runs in params.yaml"
+            (f"The best gated run of the study by mean placement without a collapsed seed: **{best}**. " if best else
+             "Every gated run of the study collapsed on at least one seed at the study's budget. ")
+            + (f"The main runs ({chosen}, {main.get('ungated')}) are faces.main_runs.runs in params.yaml, "
+               "trained again for longer (below)"
                + ("." if best in (None, chosen) else f"; they differ from the best measured ({best}): "
                   "re-choose them and rerun.")))
         if (figures / "faces_recipes.png").exists():
