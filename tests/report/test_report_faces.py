@@ -77,3 +77,20 @@ def test_budget_and_paired_differences_are_reported(tmp_path):
     assert "| evaluation, figures and sweeps | faces_evaluate, faces_sweeps | 2 |  | 2.1 |" in text
     assert "| RF placement: pose | +0.350 | [+0.100, +0.600] (excludes 0) | 2 |" in text
     assert "| test ELBO (nats) | -4.000 | n/a (one seed pair) | 1 |" in text
+
+
+def test_speed_table_from_the_conv_step_benchmark(tmp_path):
+    """The report's speed table: each option's images/s, its ratio to today's step and whether it
+    keeps today's bytes, read from benchmarks/conv_step.py's JSON."""
+    bench = tmp_path / "conv_step.json"
+    bench.write_text(json.dumps({"torch": "2.13.0+cpu", "threads": 2, "rows": [
+        {"option": "today", "images_per_second": 1552.3, "ratio": 1.0, "same_bytes_as_today": None},
+        {"option": "channels-last", "images_per_second": 2032.2, "ratio": 1.309,
+         "same_bytes_as_today": {"identical": False, "max_abs_difference": 9.7e-06}},
+        {"option": "batch 128", "images_per_second": 1273.8, "ratio": 0.821, "same_bytes_as_today": None}]}))
+    report = Report("t")
+    faces_section(report, _metrics(tmp_path), tmp_path, [6, 18], {}, conv_step=bench)
+    text = report.to_markdown(tmp_path)
+    assert "| today | 1,552 | 1.00x | (baseline) |" in text
+    assert "| channels-last | 2,032 | 1.31x | no (max difference 9.7e-06) |" in text
+    assert "| batch 128 | 1,274 | 0.82x | (another step) |" in text

@@ -38,6 +38,7 @@ class Inputs:
     faces_metrics: Path         # reports/metrics/faces.json (optional)
     faces_figures: Path         # the faces branch's figures
     timings: Path               # reports/timings: one record per stage run (gatedvae.timing)
+    conv_step: Path | None = None   # benchmarks/conv_step_results.json: the faces step's speed options
 
 
 def revision() -> str:
@@ -345,7 +346,8 @@ def build(params, *, inputs: Inputs, figures_out: Path, markdown: Path, html: Pa
                                                            "faces.train.epochs", "studies.faces_clusters.epochs")}
             faces_section(report, inputs.faces_metrics, inputs.faces_figures,
                           P.get(params, "faces.train.partition_sizes"), P.get(params, "faces.recipes", {}) or {},
-                          stage_rows=T.per_stage(records) if records else None, epochs=epochs)
+                          stage_rows=T.per_stage(records) if records else None, epochs=epochs,
+                          conv_step=inputs.conv_step)
         timing_section(report, inputs.timings, figures, stages)
     report.heading("Parameters")
     report.code(Path(getattr(params, "path", "params.yaml")).read_text(), "yaml")

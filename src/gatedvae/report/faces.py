@@ -80,11 +80,29 @@ def budget_rows(stage_rows: list[dict], epochs: dict[str, int]) -> tuple[list[li
     return rows, total / 60
 
 
+def speed_rows(conv_step: dict) -> list[list]:
+    """benchmarks/conv_step.py's results as table rows: option, images/s, ratio to today's step,
+    and whether it keeps today's bytes (the first row is today's step; the benchmark compares
+    bytes only for options that keep the step and fp32: a batch-size row is another step, the rest
+    reduce the precision)."""
+    rows = []
+    for i, r in enumerate(conv_step["rows"]):
+        same = r["same_bytes_as_today"]
+        if same is None:
+            kept = "(baseline)" if i == 0 else "(another step)" if r["option"].startswith("batch") \
+                else "no (reduced precision)"
+        else:
+            kept = "yes" if same["identical"] else f"no (max difference {same['max_abs_difference']:.1e})"
+        rows.append([r["option"], f"{r['images_per_second']:,.0f}", f"{r['ratio']:.2f}x", kept])
+    return rows
+
+
 def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_sizes: list[int],
-                  remedies: dict, stage_rows: list[dict] | None = None, epochs: dict | None = None) -> None:
+                  remedies: dict, stage_rows: list[dict] | None = None, epochs: dict | None = None,
+                  conv_step: Path | None = None) -> None:
     """remedies: params.yaml's faces.recipes (recipe -> its remedies); stage_rows, epochs: the
     measured stage times (report.timings.per_stage) and the epochs per run of each part, for the
-    budget table."""
+    budget table; conv_step: benchmarks/conv_step.py's results, for the speed table."""
     metrics = json.loads(faces_metrics.read_text())
     main = metrics.get("main_runs", {})
     recipes = metrics.get("recipes", {})
@@ -170,6 +188,17 @@ def faces_section(report: Report, faces_metrics: Path, figures: Path, partition_
                          f"**{minutes:.1f} min** for the faces branch, studies included "
                          f"(target: {BUDGET_MINUTES:g} min on 2 cores).")
         report.table(["part", "stages", "stage runs", "epochs per run", "minutes"], rows)
+    if conv_step is not None and Path(conv_step).exists():
+        measured = json.loads(Path(conv_step).read_text())
+        report.paragraph(
+            "A cheaper conv step? The faces training step with each option against today's, measured in "
+            f"one process (benchmarks/conv_step.py, torch {measured.get('torch', '?')}, "
+            f"{measured.get('threads', '?')} threads; docs/benchmarks.md \"A cheaper conv step\"). Batch "
+            "rows are per image. None is switched on: channels-last changes the bytes of every faces "
+            "model and is an engine option (its edit re-runs the dSprites training); bf16 trains the "
+            "main runs 1.22x faster but a seed-paired study of them could not show it changes nothing "
+            "beyond seed noise (docs/benchmarks.md \"And on the faces?\").")
+        report.table(["option", "images/s", "against today", "same bytes as today"], speed_rows(measured))
     shown = [(f"{g} ({main.get(g, '?')})", metrics[g]) for g in ("gated", "ungated") if g in metrics]
     if "faithful" in metrics and main.get("gated") != "gated-faithful":
         shown.append(("faithful (gated-faithful)", metrics["faithful"]))
