@@ -69,6 +69,9 @@ def test_evaluate_model_keeps_codes_and_factors_aligned():
     assert metrics["factor_vae_metric"]["eval_accuracy"] == 1.0
     assert metrics["beta_vae_metric"]["eval_accuracy"] > 0.95
     assert metrics["mig"]["mig"] > 0.8
+    # the train rows train SAP's SVMs and explicitness' regressions, the test rows score them
+    assert metrics["sap"]["sap"] > 0.3 and metrics["modularity_explicitness"]["modularity"] > 0.9
+    assert metrics["modularity_explicitness"]["explicitness_test"] > 0.95
 
 
 # --- faces ---------------------------------------------------------------------------------------

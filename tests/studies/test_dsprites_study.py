@@ -138,6 +138,8 @@ def eval_metrics() -> dict:
         "factor_vae_metric": {"train_accuracy": 3.1, "eval_accuracy": 3.2},
         "beta_vae_metric": {"train_accuracy": 4.1, "eval_accuracy": 4.2},
         "mig": {"mig": 5.1, "per_factor": {"shape": 5.2}},
+        "sap": {"sap": 5.3, "per_factor": {"shape": 5.4}},
+        "modularity_explicitness": {"modularity": 5.5, "explicitness_train": 5.6, "explicitness_test": 5.7},
         "test": {"recon_bce": 6.1, "recon_sampled": 6.2, "kl": 6.3, "elbo": 6.4},
         "test_before_finetune": {"recon_bce": 7.1, "recon_sampled": 7.2, "kl": 7.3, "elbo": 7.4},
     }
@@ -149,6 +151,7 @@ def test_member_summary_picks_each_leaf_from_its_place():
         "lasso_placement": 1.04,
         "rf_disentanglement": 2.01, "rf_completeness": 2.02, "rf_informativeness": 2.03, "rf_placement": 2.04,
         "beta_vae_metric": 4.2, "factor_vae_metric": 3.2, "mig": 5.1,
+        "sap": 5.3, "modularity": 5.5, "explicitness": 5.7,
         "test_recon_bce": 6.1, "test_elbo": 6.4,
     }
 

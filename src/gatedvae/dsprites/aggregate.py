@@ -23,6 +23,9 @@ def run_summary(metrics: dict) -> dict:
     summary["factor_vae_metric"] = metrics["factor_vae_metric"]["eval_accuracy"]
     summary["beta_vae_metric"] = metrics["beta_vae_metric"]["eval_accuracy"]
     summary["mig"] = metrics["mig"]["mig"]
+    summary["sap"] = metrics["sap"]["sap"]
+    summary["modularity"] = metrics["modularity_explicitness"]["modularity"]
+    summary["explicitness"] = metrics["modularity_explicitness"]["explicitness_test"]
     for when in ("test", "test_before_finetune"):  # held-out nats per image
         summary[when] = {k: metrics[when][k] for k in ("recon_bce", "kl", "elbo")}
     return summary

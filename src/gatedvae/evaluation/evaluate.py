@@ -13,7 +13,9 @@ from gatedvae.evaluation.metrics.beta_vae_metric import beta_vae_metric
 from gatedvae.evaluation.metrics.dci import dci
 from gatedvae.evaluation.metrics.factor_vae_metric import factor_vae_metric
 from gatedvae.evaluation.metrics.mig import mig
+from gatedvae.evaluation.metrics.modularity_explicitness import modularity_explicitness
 from gatedvae.evaluation.metrics.placement import placement
+from gatedvae.evaluation.metrics.sap import sap
 from gatedvae.evaluation.settings import REGRESSORS, EvalSettings, split_rows  # noqa: F401
 from gatedvae.training.infer import encode_mean, resolve_device, to_float
 from gatedvae.training.models.base import VAE
@@ -67,7 +69,9 @@ def evaluate_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_tes
 
     metrics[<lasso|rf>]: DCI (Eastwood & Williams) with `placement`, the share of each factor's
     importance inside its intended partition. extra_metrics: the FactorVAE, beta-VAE and MIG
-    metrics over all the codes, which need integer factor classes."""
+    metrics over all the codes, and SAP, modularity and explicitness (disentanglement_lib's
+    definitions: trained on the train rows, scored on the test rows), which need integer factor
+    classes."""
     y_train = np.asarray(factors_train, dtype=np.float64)
     y_test = np.asarray(factors_test, dtype=np.float64)
     if len(codes_train) != len(y_train) or len(codes_test) != len(y_test):
@@ -92,6 +96,13 @@ def evaluate_codes(codes_train: np.ndarray, factors_train: np.ndarray, codes_tes
             metrics["beta_vae_metric"] = beta_vae_metric(codes, classes, seed=settings.seed).to_dict()
         with timing.phase("MIG"):
             metrics["mig"] = mig(codes, classes, factor_names=factor_names).to_dict()
+        classes_train, classes_test = y_train.astype(np.int64), y_test.astype(np.int64)
+        with timing.phase("SAP"):
+            metrics["sap"] = sap(codes_train, classes_train, codes_test, classes_test,
+                                 factor_names=factor_names).to_dict()
+        with timing.phase("modularity, explicitness"):
+            metrics["modularity_explicitness"] = modularity_explicitness(
+                codes_train, classes_train, codes_test, classes_test, factor_names=factor_names).to_dict()
     return metrics, importance
 
 

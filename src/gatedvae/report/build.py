@@ -132,14 +132,20 @@ def informativeness_per_factor(report: Report, inputs: Inputs, models: list, see
 
 def other_metrics(report: Report, metrics: dict, models: list) -> None:
     report.heading("Other disentanglement metrics", 3)
-    rows = [[model, gating] + [metrics[model][gating][k]["mean"] for k in ("factor_vae_metric", "beta_vae_metric", "mig")]
+    keys = ("factor_vae_metric", "beta_vae_metric", "mig", "sap", "modularity", "explicitness")
+    rows = [[model, gating] + [metrics[model][gating][k]["mean"] if k in metrics[model][gating] else None
+                               for k in keys]
             + [metrics[model][gating][r]["placement"]["mean"] for r in ("lasso", "rf")]
             for model in models for gating in GATINGS]
-    report.table(["Model", "Gating", "FactorVAE metric", "beta-VAE metric", "MIG",
-                  "placement (Lasso)", "placement (RF)"], rows)
+    report.table(["Model", "Gating", "FactorVAE metric", "beta-VAE metric", "MIG", "SAP", "modularity",
+                  "explicitness", "placement (Lasso)", "placement (RF)"], rows)
     report.paragraph("Placement: the share of each factor's importance that lies in the partition "
                      "its pairs were built for (mean over factors); 0.25 is what a code with no "
-                     "preference for its partition would score with four equal partitions.")
+                     "preference for its partition would score with four equal partitions. SAP "
+                     "(Kumar et al. 2018), modularity and explicitness (Ridgeway & Mozer 2018, "
+                     "explicitness on the test rows) as disentanglement_lib computes them "
+                     "(evaluation/metrics/sap.py, modularity_explicitness.py): the numbers its "
+                     "published tables use. Mean over seeds.")
 
 
 def held_out(report: Report, params: dict, metrics: dict, models: list) -> None:

@@ -41,6 +41,9 @@ def member_summary(metrics: dict) -> dict:
     row["beta_vae_metric"] = metrics["beta_vae_metric"]["eval_accuracy"]
     row["factor_vae_metric"] = metrics["factor_vae_metric"]["eval_accuracy"]
     row["mig"] = metrics["mig"]["mig"]
+    row["sap"] = metrics["sap"]["sap"]
+    row["modularity"] = metrics["modularity_explicitness"]["modularity"]
+    row["explicitness"] = metrics["modularity_explicitness"]["explicitness_test"]
     row["test_recon_bce"] = metrics["test"]["recon_bce"]
     row["test_elbo"] = metrics["test"]["elbo"]
     return row

@@ -5,7 +5,9 @@ from .beta_vae_metric import BetaVAEMetricResult, beta_vae_metric
 from .dci import DCIResult, ImportanceScores, dci, dci_from_importance
 from .factor_vae_metric import FactorVAEMetricResult, factor_vae_metric
 from .mig import MIGResult, mig
+from .modularity_explicitness import ModularityExplicitnessResult, modularity_explicitness
 from .placement import partition_bounds, placement
+from .sap import SAPResult, sap
 
 __all__ = [
     "BetaVAEMetricResult",
@@ -13,11 +15,15 @@ __all__ = [
     "FactorVAEMetricResult",
     "ImportanceScores",
     "MIGResult",
+    "ModularityExplicitnessResult",
+    "SAPResult",
     "beta_vae_metric",
     "dci",
     "dci_from_importance",
     "factor_vae_metric",
     "mig",
+    "modularity_explicitness",
     "partition_bounds",
     "placement",
+    "sap",
 ]
