@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gatedvae import params as P
-from gatedvae.seeds import paired_interval
+from precision_study import compare_precisions, markdown  # benchmarks/, beside this script
 
 SCORES = {"RF placement: pose": "rf_placement_pose", "RF placement: expression": "rf_placement_expression",
           "RF D": "rf_disentanglement", "RF I (NRMSE)": "rf_informativeness",
@@ -69,38 +69,8 @@ def one_run(params, data, pair_index, labels, *, gating, seed, precision, epochs
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for gating, group in runs.groupby("gating", sort=False):
-        fp32 = group[group.precision == "fp32"].set_index("seed")
-        bf16 = group[group.precision == "bf16"].set_index("seed")
-        seeds = sorted(set(fp32.index) & set(bf16.index))
-        for score in SCORES:
-            diff = paired_interval([bf16.loc[s, score] - fp32.loc[s, score] for s in seeds])
-            seed_std = float(fp32.loc[seeds, score].std(ddof=1)) if len(seeds) > 1 else float("nan")
-            within = (diff["excludes_zero"] is False) and abs(diff["mean"]) <= seed_std
-            rows.append({"run": group["run"].iloc[0], "gating": gating, "score": score, "seeds": len(seeds),
-                         "fp32 mean": float(fp32.loc[seeds, score].mean()),
-                         "bf16 mean": float(bf16.loc[seeds, score].mean()),
-                         "seed std (fp32)": seed_std, "bf16 - fp32": diff["mean"],
-                         "95% interval": (diff["ci95_low"], diff["ci95_high"]), "within seed noise": within})
-    return pd.DataFrame(rows)
-
-
-def markdown(summary: pd.DataFrame, speed: dict) -> str:
-    head = ["run", "score", "fp32 mean", "bf16 mean", "seed std (fp32)", "bf16 - fp32 [95% CI]", "within seed noise"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in summary.to_dict("records"):
-        low, high = r["95% interval"]
-        digits = 1 if r["score"] == "test ELBO" else 3
-        ci = (f"{r['bf16 - fp32']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]" if low is not None
-              else f"{r['bf16 - fp32']:+.{digits}f}")
-        lines.append("| " + " | ".join([r["run"], r["score"], f"{r['fp32 mean']:.{digits}f}",
-                                        f"{r['bf16 mean']:.{digits}f}", f"{r['seed std (fp32)']:.{digits}f}",
-                                        ci, "yes" if r["within seed noise"] else "**no**"]) + " |")
-    lines.append("")
-    lines.append(f"Training throughput, bf16 / fp32 (same runs, same process): {speed['ratio']:.2f}x "
-                 f"({speed['fp32']:.0f} -> {speed['bf16']:.0f} images/s, medians).")
-    return "\n".join(lines) + "\n"
+    return pd.DataFrame([row for _, group in runs.groupby("gating", sort=False)
+                         for row in compare_precisions(group, list(SCORES), {"run": group["run"].iloc[0]})])
 
 
 def main() -> None:
@@ -143,7 +113,7 @@ def main() -> None:
     speed = {"fp32": float(speeds["fp32"]), "bf16": float(speeds["bf16"]),
              "ratio": float(speeds["bf16"] / speeds["fp32"])}
     summary = summarise(frame)
-    text = markdown(summary, speed)
+    text = markdown(summary, speed, labels=("run",))
     print(text)
     if args.json:
         from gatedvae.atomic import save_json

@@ -51,34 +51,44 @@ def one_run(params, data, groups, factors, *, model, gating, seed, precision, ep
             "images_per_second": result.images_per_second, **row}
 
 
+def compare_precisions(runs: pd.DataFrame, metrics: list[str], labels: dict) -> list[dict]:
+    """For one model's runs in both precisions: per metric, the fp32 and bf16 means over the
+    seeds both have, the fp32 seed std, the paired bf16 - fp32 difference with its 95% interval
+    and whether bf16 is within seed noise; each row starts with `labels`."""
+    fp32 = runs[runs.precision == "fp32"].set_index("seed")
+    bf16 = runs[runs.precision == "bf16"].set_index("seed")
+    seeds = sorted(set(fp32.index) & set(bf16.index))
+    rows = []
+    for metric in metrics:
+        diff = paired_interval([bf16.loc[s, metric] - fp32.loc[s, metric] for s in seeds])
+        seed_std = float(fp32.loc[seeds, metric].std(ddof=1)) if len(seeds) > 1 else float("nan")
+        within = (diff["excludes_zero"] is False) and abs(diff["mean"]) <= seed_std
+        rows.append({**labels, "metric": metric, "seeds": len(seeds),
+                     "fp32 mean": float(fp32.loc[seeds, metric].mean()),
+                     "bf16 mean": float(bf16.loc[seeds, metric].mean()),
+                     "seed std (fp32)": seed_std, "bf16 - fp32": diff["mean"],
+                     "95% interval": (diff["ci95_low"], diff["ci95_high"]), "within seed noise": within})
+    return rows
+
+
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, gating), group in runs.groupby(["model", "gating"], sort=False):
-        fp32 = group[group.precision == "fp32"].set_index("seed")
-        bf16 = group[group.precision == "bf16"].set_index("seed")
-        seeds = sorted(set(fp32.index) & set(bf16.index))
-        for metric in [*METRICS, "test ELBO"]:
-            diff = paired_interval([bf16.loc[s, metric] - fp32.loc[s, metric] for s in seeds])
-            seed_std = float(fp32.loc[seeds, metric].std(ddof=1)) if len(seeds) > 1 else float("nan")
-            within = (diff["excludes_zero"] is False) and abs(diff["mean"]) <= seed_std
-            rows.append({"model": model, "gating": gating, "metric": metric, "seeds": len(seeds),
-                         "fp32 mean": float(fp32.loc[seeds, metric].mean()),
-                         "bf16 mean": float(bf16.loc[seeds, metric].mean()),
-                         "seed std (fp32)": seed_std, "bf16 - fp32": diff["mean"],
-                         "95% interval": (diff["ci95_low"], diff["ci95_high"]),
-                         "within seed noise": within})
+        rows += compare_precisions(group, [*METRICS, "test ELBO"], {"model": model, "gating": gating})
     return pd.DataFrame(rows)
 
 
-def markdown(summary: pd.DataFrame, speed: dict) -> str:
-    head = ["model", "gating", "metric", "fp32 mean", "bf16 mean", "seed std (fp32)", "bf16 - fp32 [95% CI]",
+def markdown(summary: pd.DataFrame, speed: dict, labels: tuple[str, ...] = ("model", "gating")) -> str:
+    """The summary as a table (the `labels` columns first) and the throughput ratio."""
+    head = [*labels, "metric", "fp32 mean", "bf16 mean", "seed std (fp32)", "bf16 - fp32 [95% CI]",
             "within seed noise"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary.to_dict("records"):
         low, high = r["95% interval"]
-        ci = f"{r['bf16 - fp32']:+.3f} [{low:+.3f}, {high:+.3f}]" if low is not None else f"{r['bf16 - fp32']:+.3f}"
         digits = 1 if r["metric"] == "test ELBO" else 3
-        lines.append("| " + " | ".join([r["model"], r["gating"], r["metric"], f"{r['fp32 mean']:.{digits}f}",
+        ci = (f"{r['bf16 - fp32']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]" if low is not None
+              else f"{r['bf16 - fp32']:+.{digits}f}")
+        lines.append("| " + " | ".join([*(str(r[k]) for k in labels), r["metric"], f"{r['fp32 mean']:.{digits}f}",
                                         f"{r['bf16 mean']:.{digits}f}", f"{r['seed std (fp32)']:.{digits}f}",
                                         ci, "yes" if r["within seed noise"] else "**no**"]) + " |")
     lines.append("")

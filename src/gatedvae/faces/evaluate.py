@@ -45,18 +45,21 @@ def model_path(models: str | Path, run: str, seed: int, kind: str = "model", *, 
 SCORE_COLUMNS_LEFT_OUT = ["run", "gating", "recipe", "seed", "budget"]
 
 
-def _scores(row: pd.Series) -> dict:
-    return {k: float(v) for k, v in row.drop(labels=SCORE_COLUMNS_LEFT_OUT, errors="ignore").items()}
+def _aggregate(rows: pd.DataFrame) -> dict:
+    """The rows (one per run and seed) as gatedvae.seeds aggregates them, under one model name:
+    {gating: {score: {mean, std, n}}, gated_minus_ungated: {score: {mean, ci95_low, ...}}}."""
+    from gatedvae.seeds import aggregate_runs
+
+    runs = [{"model": "faces", "gating": r["gating"], "seed": int(r["seed"]),
+             "metrics": {k: float(v) for k, v in r.drop(labels=SCORE_COLUMNS_LEFT_OUT, errors="ignore").items()}}
+            for _, r in rows.iterrows()]
+    return aggregate_runs(runs)["faces"]
 
 
 def summarise(rows: pd.DataFrame) -> dict:
     """One run's seeds: mean and std of every score (gatedvae.seeds, as for dSprites), the seed
     count and how many collapsed."""
-    from gatedvae.seeds import aggregate_runs
-
-    gating = rows["gating"].iloc[0]
-    arm = aggregate_runs([{"model": "run", "gating": gating, "seed": int(r["seed"]), "metrics": _scores(r)}
-                          for _, r in rows.iterrows()])["run"][gating]
+    arm = _aggregate(rows)[rows["gating"].iloc[0]]
     return {"mean": {k: round(v["mean"], 4) for k, v in arm.items()},
             "std": {k: round(v["std"], 4) for k, v in arm.items()},
             "seeds": int(len(rows)), "collapsed_seeds": int(rows["collapsed"].sum())}
@@ -64,14 +67,12 @@ def summarise(rows: pd.DataFrame) -> dict:
 
 def paired_differences(rows: pd.DataFrame) -> dict:
     """The main runs' gated - un-gated difference of every score over the seeds both have, with
-    its 95% Student's t interval (gatedvae.seeds.aggregate_runs, as dSprites' Table I); the
-    interval is null with one common seed."""
-    from gatedvae.seeds import PAIRED, aggregate_runs
+    its 95% Student's t interval (gatedvae.seeds, as dSprites' Table I); the interval is null
+    with one common seed."""
+    from gatedvae.seeds import PAIRED
 
-    aggregated = aggregate_runs([{"model": "main", "gating": r["gating"], "seed": int(r["seed"]),
-                                  "metrics": _scores(r)} for _, r in rows.iterrows()])
     return {key: {stat: (round(v, 4) if isinstance(v, float) else v) for stat, v in stats.items()}
-            for key, stats in aggregated["main"].get(PAIRED, {}).items()}
+            for key, stats in _aggregate(rows).get(PAIRED, {}).items()}
 
 
 def placement_prefix(has_truth: bool) -> str:
