@@ -39,6 +39,7 @@ TREE: dict = {
         "acquire": leaves("source", "n_images", "seed", "path", "url", "md5", "download_dir"),
         "pairs": {"partitions": Named()},
         "sweep": leaves("models", "seeds"),
+        "baselines": leaves("methods", "seeds", "pair_sampler", "pair_k"),
         "net": leaves("name", "hidden", "latent_dim", "partition_sizes"),
         "train": leaves("epochs", "batch_size", "lr", "gate_regulariser", "partition_order",
                         "target_noise", "device", "precision"),

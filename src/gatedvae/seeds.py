@@ -1,7 +1,8 @@
 """Seeds summarised the same way for every dataset: mean, std and n per arm, and the paired
 gated - un-gated difference with its 95% interval (dSprites' Table I and the faces main runs).
 
-Runs are {"model", "gating": "gated" | "ungated", "seed", "metrics": nested dict of numbers}.
+Runs are {"model", "gating": "gated" | "ungated" | "pairs", "seed", "metrics": nested dict of
+numbers} ("pairs": a pair method's runs, docs/baselines.md).
 `aggregate_runs` returns, per model:
   <model>.<gated|ungated>.<leaf path>.{mean, std, n}   std with ddof=1; 0.0 when n == 1
   <model>.gated_minus_ungated.<leaf path>.{mean, ci95_low, ci95_high, excludes_zero, n}
@@ -19,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from gatedvae.training.config import GATINGS
+from gatedvae.training.config import GATINGS, PAIRS
 
 PAIRED = "gated_minus_ungated"
 
@@ -78,8 +79,8 @@ def _checked_runs(runs: Iterable[Mapping]) -> list[tuple[str, str, int, dict[str
         model, gating, seed = run["model"], run["gating"], run["seed"]
         if not isinstance(model, str) or not model or "." in model or model == "n_seeds":
             raise ValueError(f"{where}: model must be a non-empty name without dots (not 'n_seeds'), got {model!r}")
-        if gating not in GATINGS:
-            raise ValueError(f"{where}: gating must be one of {GATINGS}, got {gating!r}")
+        if gating not in (*GATINGS, PAIRS):
+            raise ValueError(f"{where}: gating must be one of {(*GATINGS, PAIRS)}, got {gating!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ValueError(f"{where}: seed must be an integer, got {seed!r}")
         where = f"{where} ({model}, {gating}, seed {seed})"
@@ -117,8 +118,23 @@ def paired_interval(diffs: list[float]) -> dict:
             "n": n}
 
 
-def aggregate_runs(runs: Iterable[Mapping]) -> dict:
-    """Mean/std/n per model, gating and metric leaf, and the paired gated-minus-ungated CI."""
+def _paired(a: Mapping[str, dict[int, float]], b: Mapping[str, dict[int, float]]) -> dict:
+    """The nested paired a - b interval per leaf over the seeds both arms have (else {})."""
+    paired = {}
+    for path in a.keys() & b.keys():
+        common = sorted(a[path].keys() & b[path].keys())
+        if common:
+            for stat, v in paired_interval([a[path][s] - b[path][s] for s in common]).items():
+                paired[f"{path}.{stat}"] = v
+    return nest(dict(sorted(paired.items()))) if paired else {}
+
+
+def aggregate_runs(runs: Iterable[Mapping], pairs_reference: tuple[str, str] | None = None) -> dict:
+    """Mean/std/n per model, gating and metric leaf, and the paired gated-minus-ungated CI.
+
+    Runs with gating `pairs` (the pair methods) are one arm of their method; with
+    pairs_reference (model, gating), e.g. ("beta_vae", "gated"), each such method also gets
+    <method>.pairs_minus_<gating>: its paired difference from that arm, seed by seed."""
     by_arm: dict[tuple[str, str], dict[str, dict[int, float]]] = {}
     seeds = set()
     for model, gating, seed, flat in _checked_runs(runs):
@@ -130,19 +146,17 @@ def aggregate_runs(runs: Iterable[Mapping]) -> dict:
     out: dict = {"n_seeds": len(seeds)}
     for model in sorted({m for m, _ in by_arm}):
         result = out[model] = {}
-        arms = {g: by_arm.get((model, g), {}) for g in GATINGS}
+        arms = {g: by_arm.get((model, g), {}) for g in (*GATINGS, PAIRS)}
         for gating, leaves in arms.items():
             if leaves:
                 result[gating] = nest(
                     {f"{path}.{stat}": v for path, by_seed in leaves.items() for stat, v in summary(list(by_seed.values())).items()}
                 )
-        paired = {}
-        for path in arms["gated"].keys() & arms["ungated"].keys():
-            gated, ungated = arms["gated"][path], arms["ungated"][path]
-            common = sorted(gated.keys() & ungated.keys())
-            if common:
-                for stat, v in paired_interval([gated[s] - ungated[s] for s in common]).items():
-                    paired[f"{path}.{stat}"] = v
+        paired = _paired(arms["gated"], arms["ungated"])
         if paired:
-            result[PAIRED] = nest(dict(sorted(paired.items())))
+            result[PAIRED] = paired
+        if arms[PAIRS] and pairs_reference is not None:
+            versus = _paired(arms[PAIRS], by_arm.get(pairs_reference, {}))
+            if versus:
+                result[f"{PAIRS}_minus_{pairs_reference[1]}"] = versus
     return out

@@ -95,16 +95,20 @@ def test_run_summary_missing_metric_names_it():
 
 # --- aggregate -----------------------------------------------------------------------------------
 
-# (gating, seed) -> the shift of every leaf of that run
-OFFSETS = {("gated", 0): 0.0, ("gated", 1): 0.1, ("ungated", 0): 0.02, ("ungated", 1): 0.5}
-SPEEDS = {("gated", 0): 1500.0, ("gated", 1): 1620.0, ("ungated", 0): 2010.0, ("ungated", 1): 1990.0}
+# (gating, seed) -> the shift of every leaf of that run (pairs: the baseline ada_gvae's runs)
+OFFSETS = {("gated", 0): 0.0, ("gated", 1): 0.1, ("ungated", 0): 0.02, ("ungated", 1): 0.5,
+           ("pairs", 0): 0.3, ("pairs", 1): 0.35}
+SPEEDS = {("gated", 0): 1500.0, ("gated", 1): 1620.0, ("ungated", 0): 2010.0, ("ungated", 1): 1990.0,
+          ("pairs", 0): 1400.0, ("pairs", 1): 1450.0}
 
 
 def sweep_params() -> P.Params:
-    """params.yaml's dsprites section, with the sweep cut to beta_vae and seeds 0 and 1."""
+    """params.yaml's dsprites section, with the sweep cut to beta_vae and seeds 0 and 1, and the
+    baselines to ada_gvae on the same seeds."""
     with open(ROOT / "params.yaml") as f:
         dsprites = copy.deepcopy(yaml.safe_load(f)["dsprites"])
     dsprites["sweep"] = {"models": ["beta_vae"], "seeds": [0, 1]}
+    dsprites["baselines"] = {**dsprites["baselines"], "methods": ["ada_gvae"], "seeds": [0, 1]}
     return P.Params({"dsprites": dsprites})
 
 
@@ -117,7 +121,7 @@ def write_tsv(folder: Path, key: str, values: list[float]) -> None:
 def make_runs(root: Path) -> Path:
     runs = root / "runs"
     for (gating, seed), offset in OFFSETS.items():
-        run = runs / f"beta_vae-{gating}-{seed}"
+        run = runs / (f"ada_gvae-pairs-{seed}" if gating == "pairs" else f"beta_vae-{gating}-{seed}")
         (run / "eval").mkdir(parents=True)
         (run / "eval" / "metrics.json").write_text(json.dumps(eval_metrics(offset)))
         (run / "train").mkdir()
@@ -173,7 +177,8 @@ def test_metrics_json_has_mean_std_n_over_the_two_seeds(done, gating, reg, metri
 def test_metrics_json_other_leaves_and_nothing_else(done):
     root, _ = done
     got = json.loads((root / "out" / "metrics.json").read_text())
-    assert set(got) == {"n_seeds", "beta_vae"}
+    assert set(got) == {"n_seeds", "beta_vae", "ada_gvae"}
+    assert set(got["ada_gvae"]) == {"pairs", "pairs_minus_gated"}
     assert got["n_seeds"] == 2
     assert set(got["beta_vae"]) == {"gated", "ungated", "gated_minus_ungated"}
     gated = got["beta_vae"]["gated"]
@@ -196,13 +201,33 @@ def test_metrics_json_paired_difference(done):
     assert paired["ci95_low"] < -0.21 < paired["ci95_high"]
 
 
+def test_pair_method_is_paired_with_the_gated_run_seed_by_seed(done):
+    root, _ = done
+    got = json.loads((root / "out" / "metrics.json").read_text())
+    assert got["ada_gvae"]["pairs"]["rf"]["disentanglement"]["mean"] == pytest.approx(0.21 + 0.325, abs=1e-12)
+    paired = got["ada_gvae"]["pairs_minus_gated"]["rf"]["disentanglement"]
+    # per seed, ada_gvae - gated = 0.3 and 0.25
+    assert paired["n"] == 2 and paired["mean"] == pytest.approx(0.275, abs=1e-12)
+    assert paired["ci95_low"] < 0.275 < paired["ci95_high"]
+    table = (root / "out" / "table1.md").read_text()
+    assert "| random_forest | ada_gvae | 0.535 ± 0.035 (n=2)<br>Δ +0.275 [" in table
+    assert "- ada_gvae: lasso D:" in table
+
+
+def test_a_missing_baseline_run_names_its_stage(tmp_path):
+    runs = make_runs(tmp_path)
+    (runs / "ada_gvae-pairs-1" / "eval" / "metrics.json").unlink()
+    with pytest.raises(StageError, match="dsprites_baseline_evaluate@ada_gvae-pairs-1"):
+        aggregate(sweep_params(), runs=str(runs), paper=str(PAPER), **outputs(tmp_path))
+
+
 def test_curves_csv_has_every_run_and_epoch(done):
     root, _ = done
     curves = pd.read_csv(root / "out" / "curves.csv")
     assert list(curves.columns) == ["run", "epoch", "loss", "recon", "regulariser"]
-    assert len(curves) == 8
-    assert sorted(set(curves["run"])) == ["beta_vae-gated-0", "beta_vae-gated-1",
-                                           "beta_vae-ungated-0", "beta_vae-ungated-1"]
+    assert len(curves) == 12
+    assert sorted(set(curves["run"])) == ["ada_gvae-pairs-0", "ada_gvae-pairs-1", "beta_vae-gated-0",
+                                           "beta_vae-gated-1", "beta_vae-ungated-0", "beta_vae-ungated-1"]
     one = curves[curves["run"] == "beta_vae-ungated-1"].sort_values("epoch")
     assert one["epoch"].tolist() == [1, 2]
     assert one["loss"].tolist() == pytest.approx([0.5, -0.5])
@@ -216,13 +241,14 @@ def test_table_shows_our_numbers_beside_the_papers_and_the_throughput(done):
     rf_gated_d = hand_stats("rf.disentanglement", "gated")
     assert f"{rf_gated_d['mean']:.3f} ± {rf_gated_d['std']:.3f} (n=2)" in table
     assert "0.631 ± 0.113" in table  # the paper's random forest, beta_vae, gated D
-    assert "1500-2010 images/s over 4 runs" in table
+    assert "1400-2010 images/s over 6 runs" in table
 
 
 def test_only_the_sweep_keys_are_recorded(done):
     _, params = done
     # dvc.yaml declares `dsprites.sweep` for this stage: validation is not recorded
-    assert params.read == {"dsprites.sweep.models", "dsprites.sweep.seeds"}
+    assert params.read == {"dsprites.sweep.models", "dsprites.sweep.seeds", "dsprites.baselines.methods",
+                           "dsprites.baselines.seeds"}
 
 
 def test_missing_run_raises_stage_error_naming_the_file(tmp_path):
@@ -252,11 +278,20 @@ def test_a_seed_outside_the_sweep_is_ignored(tmp_path):
     runs = make_runs(tmp_path)
     params = sweep_params()
     params["dsprites"]["sweep"]["seeds"] = [1]
+    params["dsprites"]["baselines"]["seeds"] = [1]
     aggregate(params, runs=str(runs), paper=str(PAPER), **outputs(tmp_path))
     got = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert got["n_seeds"] == 1
     stats = got["beta_vae"]["gated"]["rf"]["disentanglement"]
     assert stats == {"mean": pytest.approx(0.21 + 0.1), "std": 0.0, "n": 1}
+
+
+def test_baseline_seeds_outside_the_sweep_are_a_param_error(tmp_path):
+    """A baseline is paired with the gated run of its seed: that run must exist."""
+    params = sweep_params()
+    params["dsprites"]["baselines"]["seeds"] = [0, 7]
+    with pytest.raises(P.ParamError, match=r"dsprites.baselines.seeds.*\[7\]"):
+        aggregate(params, runs=str(make_runs(tmp_path)), paper=str(PAPER), **outputs(tmp_path))
 
 
 def test_bad_sweep_params_name_the_key(tmp_path):

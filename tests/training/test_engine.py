@@ -10,7 +10,7 @@ import torch
 
 from gatedvae.training.checkpoint import load_model, save_model
 
-from gatedvae.training.config import TrainConfig
+from gatedvae.training.config import PAIR_METHODS, TrainConfig
 
 from gatedvae.training.fit import TrainingDiverged, finetune_decoder, train
 from gatedvae.training.objectives import BetaVAE, OBJECTIVES, register_objective
@@ -220,7 +220,8 @@ def test_factor_vae_resumes_with_its_discriminator_state(tmp_path):
 @pytest.mark.parametrize("objective", sorted(OBJECTIVES))
 def test_finetuning_repeats_exactly_for_every_objective(tmp_path, objective):
     images, groups = _data()
-    cfg = _cfg(epochs=1, objective=objective,
+    cfg = _cfg(epochs=1, objective=objective, gated=objective not in PAIR_METHODS,
+               pair_sampler="k_factors" if objective == "k_gvae" else "partition",
                objective_params={"disc_hidden": 8, "disc_layers": 1} if objective == "factor_vae" else {})
     model = train(images, groups, cfg, checkpoint_dir=tmp_path / "t", progress=False).model
     save_model(tmp_path / "m.pt", model, cfg)

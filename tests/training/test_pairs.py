@@ -2,9 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
-from gatedvae.training.pairs import PairSampler, group_ids
+from gatedvae.training.pairs import KFactorSampler, PairSampler, group_ids
 
 
 def _groups(n=500, seed=0):
@@ -67,3 +68,47 @@ def test_group_ids_joint_position():
         assert "colour" in str(e)
     else:
         raise AssertionError("a missing factor column must raise")
+
+
+# --- Locatello et al.'s k-factor pairs ---------------------------------------------------------
+
+def _grid(sizes=(3, 3, 4, 2)):
+    return np.array(np.meshgrid(*[np.arange(s) for s in sizes], indexing="ij")).reshape(len(sizes), -1).T
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_k_factor_pairs_share_exactly_the_unchanged_factors(k):
+    groups = _grid()
+    sampler = KFactorSampler(groups, k)
+    anchors = torch.arange(len(groups))
+    targets, shared, n_changed = sampler.targets(anchors, torch.Generator().manual_seed(k))
+    assert n_changed.tolist() == [k] * len(groups) and shared.sum(1).tolist() == [4 - k] * len(groups)
+    same = groups[targets.numpy()] == groups[anchors.numpy()]
+    assert np.all(same[shared.numpy()])            # the unchanged factors are kept
+    assert torch.all(targets != anchors)           # on a full grid a partner always exists
+    if k == 1:                                     # one factor redrawn: the pair differs in it
+        assert np.all(~same[~shared.numpy()])
+
+
+def test_k_drawn_per_pair_is_uniform_over_1_to_p_minus_1_not_1_or_k():
+    sampler = KFactorSampler(_grid(), 0)
+    _, shared, n_changed = sampler.targets(torch.arange(20000) % len(_grid()), torch.Generator().manual_seed(0))
+    counts = np.bincount(n_changed.numpy(), minlength=4)[1:]
+    assert np.all(np.abs(counts / 20000 - 1 / 3) < 0.02)  # disentanglement_lib's issue 31: half would be 1
+    assert torch.equal(shared.sum(1), 4 - n_changed)
+    changed = (~shared).float().mean(0)
+    assert torch.all((changed - changed.mean()).abs() < 0.02)  # every factor changes as often
+
+
+def test_k_factor_pairs_refuse_data_too_sparse_for_them():
+    groups = _grid()[::7]  # a sparse subset: most images have no partner sharing three factors
+    with pytest.raises(ValueError, match="full factor grid"):
+        KFactorSampler(groups, 1)
+    assert KFactorSampler(groups, 3).no_partner  # sharing one factor is easy
+
+
+def test_k_factor_draws_repeat_for_a_seed():
+    sampler = KFactorSampler(_grid(), 0)
+    a = sampler.targets(torch.arange(50), torch.Generator().manual_seed(3))
+    b = sampler.targets(torch.arange(50), torch.Generator().manual_seed(3))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))

@@ -12,7 +12,7 @@ from gatedvae.atomic import atomic_path, save_json, save_text
 from gatedvae.dsprites import config, spec, table1
 from gatedvae.seeds import aggregate_runs
 from gatedvae.errors import StageError
-from gatedvae.training.config import GATINGS
+from gatedvae.training.config import GATINGS, PAIRS
 from gatedvae.training.run import training_curve
 
 
@@ -36,32 +36,35 @@ def aggregate(params, *, runs: str, paper: str, metrics: str, table: str, curves
     config.check_dsprites(params)
     runs_dir = Path(runs)
     models, seeds = config.sweep(params)
+    methods, baseline_seeds = config.baselines(params)
+    members = [(model, gating, seed, "dsprites") for model in models for gating in GATINGS for seed in seeds]
+    members += [(method, PAIRS, seed, "dsprites_baseline") for method in methods for seed in baseline_seeds]
     found, missing, curve_frames = [], [], []
-    for model in models:
-        for gating in GATINGS:
-            for seed in seeds:
-                name = spec.run_key(model, gating, seed)
-                path = runs_dir / name / "eval" / "metrics.json"
-                needed = {path: "dsprites_evaluate", runs_dir / name / "train" / "summary.json": "dsprites_train"}
-                absent = [f"{p} (stage {stage}@{name})" for p, stage in needed.items() if not p.exists()]
-                if absent:
-                    missing += absent
-                    continue
-                speed = json.loads((runs_dir / name / "train" / "summary.json").read_text())
-                found.append({"model": model, "gating": gating, "seed": seed,
-                              "metrics": run_summary(json.loads(path.read_text())),
-                              "images_per_second": speed["images_per_second"]})
-                try:
-                    curve_frames.append(training_curve(runs_dir / name / "train", name))
-                except FileNotFoundError as e:
-                    missing.append(f"{e.filename} (the dvclive log of stage dsprites_train@{name})")
+    for model, gating, seed, prefix in members:  # a member of the sweep or of the baselines
+        name = spec.run_key(model, gating, seed)
+        path = runs_dir / name / "eval" / "metrics.json"
+        needed = {path: f"{prefix}_evaluate", runs_dir / name / "train" / "summary.json": f"{prefix}_train"}
+        absent = [f"{p} (stage {stage}@{name})" for p, stage in needed.items() if not p.exists()]
+        if absent:
+            missing += absent
+            continue
+        speed = json.loads((runs_dir / name / "train" / "summary.json").read_text())
+        found.append({"model": model, "gating": gating, "seed": seed,
+                      "metrics": run_summary(json.loads(path.read_text())),
+                      "images_per_second": speed["images_per_second"]})
+        try:
+            curve_frames.append(training_curve(runs_dir / name / "train", name))
+        except FileNotFoundError as e:
+            missing.append(f"{e.filename} (the dvclive log of stage {prefix}_train@{name})")
     if missing:
         raise StageError("missing evaluation results; run `dvc repro` for:\n  " + "\n  ".join(missing))
-    aggregated = aggregate_runs(found)
+    aggregated = aggregate_runs(found, pairs_reference=table1.BASELINE_REFERENCE)
     with atomic_path(curves) as tmp:
         pd.concat(curve_frames, ignore_index=True).to_csv(tmp, index=False)
     save_json(metrics, aggregated)
     text = table1.side_by_side_markdown(aggregated, table1.paper_table(paper))
+    if methods:
+        text += "\n" + table1.baselines_markdown(aggregated, methods)
     speeds = [r["images_per_second"] for r in found]
     text += (f"\n\nTraining throughput on this machine: {min(speeds):.0f}-{max(speeds):.0f} images/s "
              f"over {len(found)} runs.\n")

@@ -17,8 +17,8 @@ from gatedvae.dsprites.spec import DSPRITES_MD5, DSPRITES_URL, FACTOR_NAMES, N_G
 from gatedvae.evaluation.settings import EvalSettings
 from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
 from gatedvae.schema import check_keys
-from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS,
-                                      FinetuneSettings, TrainConfig)
+from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PAIR_METHODS, PAIR_SAMPLERS,
+                                      PAIRS, PARTITION_ORDERS, FinetuneSettings, TrainConfig)
 
 # TrainConfig field -> the params.yaml key it comes from (for error messages)
 TRAIN_KEYS = {
@@ -27,7 +27,8 @@ TRAIN_KEYS = {
     "batch_size": "dsprites.train.batch_size", "lr": "dsprites.train.lr",
     "partition_order": "dsprites.train.partition_order", "target_noise": "dsprites.train.target_noise",
     "gate_regulariser": "dsprites.train.gate_regulariser", "device": "dsprites.train.device",
-    "precision": "dsprites.train.precision",
+    "precision": "dsprites.train.precision", "pair_sampler": "dsprites.baselines.pair_sampler",
+    "pair_k": "dsprites.baselines.pair_k",
 }
 
 
@@ -76,19 +77,40 @@ def sweep(params: dict) -> tuple[list[str], list[int]]:
     for model in models:
         check(model in OBJECTIVE_DEFAULTS, "dsprites.sweep.models",
               f"names unknown model {model!r}; known: {sorted(OBJECTIVE_DEFAULTS)}")
-    seeds = get(params, "dsprites.sweep.seeds")
+    check(len(set(models)) == len(models), "dsprites.sweep.models",
+          f"lists a value twice: {models!r} (DVC runs it once)")
+    return list(models), _seed_list(params, "dsprites.sweep.seeds")
+
+
+def _seed_list(params: dict, key: str) -> list[int]:
+    seeds = get(params, key)
     check(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds),
-          "dsprites.sweep.seeds", f"must be a non-empty list of integers, got {seeds!r}")
-    for key, values in (("dsprites.sweep.models", models), ("dsprites.sweep.seeds", seeds)):
-        check(len(set(values)) == len(values), key, f"lists a value twice: {values!r} (DVC runs it once)")
-    return list(models), list(seeds)
+          key, f"must be a non-empty list of integers, got {seeds!r}")
+    check(len(set(seeds)) == len(seeds), key, f"lists a value twice: {seeds!r} (DVC runs it once)")
+    return list(seeds)
+
+
+def baselines(params: dict) -> tuple[list[str], list[int]]:
+    """(pair methods, seeds) of the baseline rows beside the main matrix (docs/baselines.md)."""
+    key = "dsprites.baselines"
+    methods = get(params, f"{key}.methods")
+    check(isinstance(methods, list) and methods and all(m in PAIR_METHODS for m in methods)
+          and len(set(methods)) == len(methods), f"{key}.methods",
+          f"must list distinct pair methods from {sorted(PAIR_METHODS)}, got {methods!r}")
+    return list(methods), _seed_list(params, f"{key}.seeds")
 
 
 def train_config(params: dict, *, model: str, gating: str, seed: int, pixel_max: int = 1,
                  image_size: int = 64) -> TrainConfig:
+    """A main-matrix run (gating gated | ungated, a regulariser) or a baseline (gating pairs, a
+    pair method of dsprites.baselines)."""
     check(model in OBJECTIVE_DEFAULTS, "dsprites.sweep.models",
           f"names unknown model {model!r}; known: {sorted(OBJECTIVE_DEFAULTS)}")
-    check(gating in GATINGS, "gating", f"must be one of {GATINGS}, got {gating!r}")
+    check(gating in (*GATINGS, PAIRS), "gating", f"must be one of {(*GATINGS, PAIRS)}, got {gating!r}")
+    pairs = gating == PAIRS
+    check(pairs == (model in PAIR_METHODS), "gating",
+          f"`{PAIRS}` goes with the pair methods {sorted(PAIR_METHODS)} (dsprites.baselines.methods) "
+          f"and they with it, got model {model!r} with gating {gating!r}")
     sizes = get(params, "dsprites.net.partition_sizes")
     check(isinstance(sizes, list) and all(isinstance(s, int) for s in sizes),
           "dsprites.net.partition_sizes", f"must be a list of integers, got {sizes!r}")
@@ -107,17 +129,25 @@ def train_config(params: dict, *, model: str, gating: str, seed: int, pixel_max:
         gated=gating == "gated",
         gate_regulariser=flag(params, "dsprites.train.gate_regulariser", True),
         partition_order=choice(params, "dsprites.train.partition_order", PARTITION_ORDERS, "round_robin"),
-        target_noise=number(params, "dsprites.train.target_noise", minimum=0.0, default=0.0),
+        # the noise study's knob is for gated pairs; the baselines take the pairs as they are
+        target_noise=0.0 if pairs else number(params, "dsprites.train.target_noise", minimum=0.0, default=0.0),
         epochs=number(params, "dsprites.train.epochs", integer=True, positive=True),
         batch_size=number(params, "dsprites.train.batch_size", integer=True, positive=True),
         lr=number(params, "dsprites.train.lr", positive=True),
         seed=int(seed), device=get(params, "dsprites.train.device", "auto"),
         precision=str(get(params, "dsprites.train.precision", "fp32")),
         pixel_max=pixel_max, image_size=image_size,
+        **(pair_settings(params) if pairs else {}),
     )
     for field_name, problem in cfg.problems():
         raise ParamError(f"params.yaml: `{TRAIN_KEYS.get(field_name, objective_key)}` {problem}")
     return cfg
+
+
+def pair_settings(params: dict) -> dict:
+    """The baselines' pair source (TrainConfig.pair_sampler, pair_k)."""
+    return {"pair_sampler": choice(params, "dsprites.baselines.pair_sampler", PAIR_SAMPLERS, "partition"),
+            "pair_k": number(params, "dsprites.baselines.pair_k", integer=True, minimum=0, default=1)}
 
 
 def partitions(params: dict) -> dict[str, list[str]]:
@@ -165,6 +195,13 @@ def check_dsprites(params: dict, n_images: int | None = None) -> None:
               f"must have one size per partition in dsprites.pairs.partitions ({len(parts)}), got {sizes!r}")
         for model in models:
             cfg = train_config(params, model=model, gating="gated", seed=seeds[0])
+        methods, baseline_seeds = baselines(params)
+        outside = [s for s in baseline_seeds if s not in seeds]
+        check(not outside, "dsprites.baselines.seeds",
+              f"names seed(s) {outside} that dsprites.sweep.seeds ({seeds}) lacks: each baseline is "
+              "paired with the sweep's gated run of its seed")
+        for method in methods:
+            train_config(params, model=method, gating=PAIRS, seed=seeds[0])
         check(device_problem(cfg.device) is None, "dsprites.train.device", str(device_problem(cfg.device)))
         n = n_images if n_images is not None else (acquire.n_images or N_GRID)
         batch = get(params, "dsprites.train.batch_size")

@@ -216,3 +216,60 @@ def side_by_side_markdown(aggregated: Mapping, paper: pd.DataFrame) -> str:
         where = ", ".join(f"{r.model} {r.regressor} {r.metric}" for r in paper_worse.itertuples())
         lines.append(f"- the paper itself does not report gated better for: {where}")
     return "\n".join(lines) + "\n"
+
+
+# --- the pair methods beside Table I -----------------------------------------------------------
+
+# the arm every pair method is paired with, seed by seed: the same beta-VAE ELBO, gated
+BASELINE_REFERENCE = ("beta_vae", "gated")
+VERSUS = f"pairs_minus_{BASELINE_REFERENCE[1]}"  # gatedvae.seeds.aggregate_runs' key
+
+
+def baseline_verdict(paired: Mapping | None, higher_is_better: bool, method: str) -> str:
+    """Who wins one cell: '<method> better' / 'gated better' where the paired interval excludes
+    zero, 'no clear difference' where it includes it, 'n=1' without an interval."""
+    if paired is None:
+        return "–"
+    if paired.get("excludes_zero") is None:
+        return "n=1: no interval"
+    if not paired["excludes_zero"]:
+        return "no clear difference"
+    return f"{method} better" if (paired["mean"] > 0) == higher_is_better else "gated better"
+
+
+def baselines_markdown(aggregated: Mapping, methods: list[str]) -> str:
+    """The pair methods' Table I cells beside the gated and un-gated beta-VAE, with each method's
+    paired difference from the gated beta-VAE (Δ = method - gated) and who wins where."""
+    model, _ = BASELINE_REFERENCE
+    head = ["Regressor", "Run"] + [SHORT[m] for m in TABLE1_METRICS]
+    lines = ["Pair methods beside the gated beta-VAE (same pairs, beta, budget; docs/baselines.md). "
+             "Δ: the method minus the gated beta-VAE, paired by seed, with its 95% interval.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    verdicts = []
+    for regressor, name in REGRESSORS.items():
+        for label, (arm_model, gating) in [(f"{model} gated", (model, "gated")),
+                                           (f"{model} un-gated", (model, "ungated"))]:
+            cells = [name, label] + [_cell(_our_stats(aggregated, arm_model, gating, regressor, m))
+                                     for m in TABLE1_METRICS]
+            lines.append("| " + " | ".join(cells) + " |")
+        for method in methods:
+            cells = [name, method]
+            for metric, (_, higher) in TABLE1_METRICS.items():
+                paired = _baseline_paired(aggregated, method, regressor, metric)
+                cells.append(_cell(_our_stats(aggregated, method, "pairs", regressor, metric))
+                             + _interval_text(paired).replace("; Δ", "<br>Δ"))
+                verdicts.append((method, name, metric, baseline_verdict(paired, higher, method)))
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Who wins where (the paired interval decides; 'no clear difference' where it includes 0):"]
+    for method in methods:
+        mine = [v for v in verdicts if v[0] == method]
+        lines.append(f"- {method}: " + "; ".join(f"{regressor} {SHORT[metric]}: {verdict}"
+                                                  for _, regressor, metric, verdict in mine))
+    return "\n".join(lines) + "\n"
+
+
+def _baseline_paired(aggregated: Mapping, method: str, regressor: str, metric: str) -> dict | None:
+    node = aggregated.get(method, {}).get(VERSUS, {}).get(regressor, {}).get(metric)
+    if isinstance(node, Mapping) and "mean" not in node:
+        node = node.get("avg")
+    return node if isinstance(node, Mapping) and "mean" in node else None

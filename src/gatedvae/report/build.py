@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from gatedvae import params as P
 from gatedvae.atomic import atomic_path, save_figure, save_text
 from gatedvae.dsprites.spec import FACTOR_NAMES, run_key
-from gatedvae.dsprites.table1 import (REGRESSOR_KEYS, paper_informativeness_per_factor, paper_table,
-                                      side_by_side_markdown)
+from gatedvae.dsprites.table1 import (REGRESSOR_KEYS, baselines_markdown, paper_informativeness_per_factor,
+                                      paper_table, side_by_side_markdown)
 from gatedvae.evaluation.plots import line_with_errorbars
 from gatedvae.report import timings as T
 from gatedvae.report.faces import faces_section
 from gatedvae.report.document import Report
-from gatedvae.training.config import GATINGS
+from gatedvae.training.config import GATINGS, PAIRS
 
 
 @dataclass
@@ -74,13 +74,30 @@ def dsprites_section(report: Report, params: dict, metrics: dict, inputs: Inputs
     """The dSprites results: Table I, paired differences, per-factor NRMSE, the other metrics,
     held-out ELBO, figures of the first seed and the training curves."""
     models, seeds = P.get(params, "dsprites.sweep.models"), P.get(params, "dsprites.sweep.seeds")
+    methods = P.get(params, "dsprites.baselines.methods")
+    arms = [(model, gating) for model in models for gating in GATINGS] + [(m, PAIRS) for m in methods]
     table1(report, params, metrics, inputs, models, seeds)
     paired_differences(report, metrics, models)
+    if methods:
+        baselines(report, params, metrics, methods)
     informativeness_per_factor(report, inputs, models, seeds)
-    other_metrics(report, metrics, models)
-    held_out(report, params, metrics, models)
+    other_metrics(report, metrics, arms)
+    held_out(report, params, metrics, arms)
     run_figures(report, inputs.runs, figures, models, seeds[0])
+    if methods:
+        baseline_figures(report, inputs.runs, figures, methods, P.get(params, "dsprites.baselines.seeds")[0])
     training_curves(report, inputs.curves, figures)
+
+
+def baselines(report: Report, params: dict, metrics: dict, methods: list) -> None:
+    report.heading("The field's pair methods beside Table I", 3)
+    seeds = P.get(params, "dsprites.baselines.seeds")
+    report.paragraph(f"{', '.join(methods)} (Locatello et al. 2020; docs/baselines.md) trained on the same pair "
+                     f"index, beta and budget as the gated beta-VAE: B/2 pairs per step, so each step encodes "
+                     f"and decodes as many images as a gated step, for as many steps; seeds {seeds}. "
+                     "Ada-GVAE is told nothing about which factor a pair shares; the known-group GVAE is "
+                     "told the shared partition, exactly what gating is told.")
+    report.markdown(baselines_markdown(metrics, methods))
 
 
 def table1(report: Report, params: dict, metrics: dict, inputs: Inputs, models: list, seeds: list) -> None:
@@ -130,13 +147,13 @@ def informativeness_per_factor(report: Report, inputs: Inputs, models: list, see
     report.table(["Model", "Gating", "Regressor"] + [f"{f}: ours / paper" for f in FACTOR_NAMES], rows)
 
 
-def other_metrics(report: Report, metrics: dict, models: list) -> None:
+def other_metrics(report: Report, metrics: dict, arms: list) -> None:
     report.heading("Other disentanglement metrics", 3)
     keys = ("factor_vae_metric", "beta_vae_metric", "mig", "sap", "modularity", "explicitness")
     rows = [[model, gating] + [metrics[model][gating][k]["mean"] if k in metrics[model][gating] else None
                                for k in keys]
             + [metrics[model][gating][r]["placement"]["mean"] for r in ("lasso", "rf")]
-            for model in models for gating in GATINGS]
+            for model, gating in arms]
     report.table(["Model", "Gating", "FactorVAE metric", "beta-VAE metric", "MIG", "SAP", "modularity",
                   "explicitness", "placement (Lasso)", "placement (RF)"], rows)
     report.paragraph("Placement: the share of each factor's importance that lies in the partition "
@@ -148,14 +165,13 @@ def other_metrics(report: Report, metrics: dict, models: list) -> None:
                      "published tables use. Mean over seeds.")
 
 
-def held_out(report: Report, params: dict, metrics: dict, models: list) -> None:
+def held_out(report: Report, params: dict, metrics: dict, arms: list) -> None:
     report.heading("Held-out reconstruction error and ELBO", 3)
     rows = []
-    for model in models:
-        for gating in GATINGS:
-            m = metrics[model][gating]
-            rows.append([model, gating, m["test_before_finetune"]["recon_bce"]["mean"],
-                         m["test"]["recon_bce"]["mean"], m["test"]["kl"]["mean"], m["test"]["elbo"]["mean"]])
+    for model, gating in arms:
+        m = metrics[model][gating]
+        rows.append([model, gating, m["test_before_finetune"]["recon_bce"]["mean"],
+                     m["test"]["recon_bce"]["mean"], m["test"]["kl"]["mean"], m["test"]["elbo"]["mean"]])
     report.table(["Model", "Gating", "recon BCE (trained)", "recon BCE (decoder fine-tuned)",
                   "KL", "ELBO (fine-tuned)"], rows)
     report.paragraph(f"Nats per image on the {P.get(params, 'dsprites.evaluate.n_test')} test images (mean over "
@@ -180,6 +196,14 @@ def run_figures(report: Report, runs: Path, figures: FigureDir, models: list, se
     report.heading(f"Latent traversals per partition (seed {seed}, fine-tuned decoder)", 3)
     for model in models:
         report.figures(pair(model, "traversals"))
+
+
+def baseline_figures(report: Report, runs: Path, figures: FigureDir, methods: list, seed: int) -> None:
+    report.heading(f"Pair methods (seed {seed}): Hinton diagram (RF) and traversals", 3)
+    for method in methods:
+        key = run_key(method, PAIRS, seed)
+        report.figures([(figures.copy(runs / key / "eval" / f"{figure}.png", f"{key}_{figure}.png"),
+                         f"{method} {label}") for figure, label in (("hinton_rf", "(rf)"), ("traversals", "traversals"))])
 
 
 def training_curves(report: Report, curves_csv: Path, figures: FigureDir) -> None:

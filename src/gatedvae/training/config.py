@@ -27,7 +27,23 @@ OBJECTIVE_DEFAULTS: dict[str, dict[str, float]] = {
     "info_vae": {"kl": 1.0, "mmd": 500.0, "sigma2": 0.0},
     "dip_vae_ii": {"kl": 1.0, "lambda_od": 250.0, "lambda_d": 250.0},
     "factor_vae": {"gamma": 35.0, "disc_hidden": 1000, "disc_layers": 6, "disc_lr": 1e-4},
+    # the pair methods (training/weak.py): a beta-VAE ELBO on each image of a pair
+    "ada_gvae": {"beta": 1.0},
+    "ada_ml_vae": {"beta": 1.0},
+    "group_gvae": {"beta": 1.0},
+    "group_ml_vae": {"beta": 1.0},
+    "k_gvae": {"beta": 1.0},
 }
+# Each pair method's (aggregation, rule for the shared dims): training/weak.py
+PAIR_METHODS = {
+    "ada_gvae": ("gvae", "adaptive"),            # Locatello et al. 2020's Ada-GVAE
+    "ada_ml_vae": ("ml_vae", "adaptive"),        # ... and Ada-ML-VAE
+    "group_gvae": ("gvae", "known_group"),       # GVAE with the shared factor group known
+    "group_ml_vae": ("ml_vae", "known_group"),   # ML-VAE with the shared factor group known
+    "k_gvae": ("gvae", "known_k"),               # GVAE with k (changed factors) known
+}
+PAIRS = "pairs"              # the gating label of a pair method's runs (beside gated, ungated)
+PAIR_SAMPLERS = ("partition", "k_factors")
 # parameters that are sizes, not weights: they must be >= 1
 OBJECTIVE_SIZES = {"factor_vae": ("disc_hidden", "disc_layers")}
 
@@ -75,6 +91,9 @@ class TrainConfig:
     self_target_partitions: list[int] = field(default_factory=list)  # ... with gradient through these
     ungated_warmup_epochs: int = 0  # gated: the first epochs are plain VAE steps (within `epochs`)
     free_bits: list[float] = field(default_factory=list)  # nats per partition the KL is not pushed below
+    # The pair methods (objective in PAIR_METHODS): where their pairs come from
+    pair_sampler: str = "partition"  # partition: the pair index (Gated-VAE's pairs) | k_factors (Locatello)
+    pair_k: int = 1             # k_factors: the factors (partitions) a pair changes; 0 = drawn per pair
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, what is wrong) for every invalid field; empty when the config is valid."""
@@ -104,7 +123,33 @@ class TrainConfig:
                                      f"{self.device!r}; use fp32 or bf16 on a CPU"))
         if not 0 <= self.target_noise <= 1:
             out.append(("target_noise", f"must be in [0, 1], got {self.target_noise}"))
-        return out + self.remedy_problems()
+        return out + self.remedy_problems() + self.pair_problems()
+
+    def pair_problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.pair_sampler not in PAIR_SAMPLERS:
+            out.append(("pair_sampler", f"must be one of {PAIR_SAMPLERS}, got {self.pair_sampler!r}"))
+        n = len(self.partitions)
+        if isinstance(self.pair_k, bool) or not isinstance(self.pair_k, int) or not 0 <= self.pair_k < n:
+            out.append(("pair_k", f"must be 0 (drawn per pair) or a number of partitions in [1, {n}), "
+                                  f"got {self.pair_k!r}"))
+        if self.objective not in PAIR_METHODS:
+            return out
+        if self.gated:
+            out.append(("gated", f"{self.objective} is a pair method: it aggregates the shared dims' "
+                                 "posteriors instead of gating; train it with gated false"))
+        if self.batch_size % 2:
+            out.append(("batch_size", f"must be even for {self.objective} (a batch is B/2 pairs), "
+                                      f"got {self.batch_size}"))
+        if self.target_noise:
+            out.append(("target_noise", f"is a gated-run setting; {self.objective} does not read it"))
+        if self.self_target_prob or self.ungated_warmup_epochs:
+            out.append(("self_target_prob", f"self targets and un-gated warm-up are gated-run remedies; "
+                                            f"{self.objective} does not read them"))
+        if self.pair_sampler == "partition" and PAIR_METHODS[self.objective][1] == "known_k":
+            out.append(("pair_sampler", f"{self.objective} needs pairs that change k factors: "
+                                        "pair_sampler k_factors"))
+        return out
 
     def remedy_problems(self) -> list[tuple[str, str]]:
         out = []

@@ -29,7 +29,9 @@ from gatedvae.training.infer import resolve_device, to_float
 from gatedvae.training.models import build_net
 from gatedvae.training.models.base import VAE
 from gatedvae.training.objectives import build_objective
-from gatedvae.training.pairs import PairSampler
+from gatedvae.training import weak
+from gatedvae.training.config import PAIR_METHODS
+from gatedvae.training.pairs import KFactorSampler, PairSampler, partition_pairs
 from gatedvae.training.precision import Precision
 
 
@@ -114,8 +116,42 @@ def step_loss(model: VAE, objective, x: torch.Tensor, x_target: torch.Tensor,
         mu_r, logvar_r = mu_g, logvar_g
         reg, parts = objective(mu_g, logvar_g, z, generator)
     if free_bits is not None:
-        kl_partitions = masks.to(mu.dtype) @ (0.5 * (mu_r.pow(2) + logvar_r.exp() - logvar_r - 1.0)).mean(0)
-        reg = reg + objective.kl_weight * (torch.maximum(kl_partitions, free_bits) - kl_partitions).sum()
+        reg = reg + free_bits_penalty(objective, mu_r, logvar_r, masks, free_bits)
+    if reg_weight != 1.0:
+        reg = reg * reg_weight
+    return recon + reg, recon, reg, parts, z
+
+
+def free_bits_penalty(objective, mu, logvar, masks: torch.Tensor, free_bits: torch.Tensor) -> torch.Tensor:
+    """What lifts each partition's KL to its floor: kl_weight * sum_p (max(KL_p, b_p) - KL_p)."""
+    kl_partitions = masks.to(mu.dtype) @ (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).mean(0)
+    return objective.kl_weight * (torch.maximum(kl_partitions, free_bits) - kl_partitions).sum()
+
+
+def pair_step_loss(model: VAE, objective, x1: torch.Tensor, x2: torch.Tensor, shared_partitions: torch.Tensor,
+                   n_changed: torch.Tensor, masks: torch.Tensor, eps: torch.Tensor, *,
+                   generator: torch.Generator | None = None, reg_weight: float = 1.0,
+                   free_bits: torch.Tensor | None = None):
+    """One step of a pair method (objectives.PairObjective, training/weak.py): (loss, recon,
+    regulariser, parts, z) over the 2B images of B pairs (x1[i], x2[i]).
+
+    Both images are encoded in one batch; the dims the method judges shared get the pair's
+    aggregate posterior; each image is reconstructed from a sample of its own (partly aggregated)
+    posterior; the loss is the mean of the images' ELBOs with beta on the KL (eps: [2B, M])."""
+    b = len(x1)
+    mu, logvar = model.encode(torch.cat([x1, x2]))
+    mu1, mu2, logvar1, logvar2 = mu[:b], mu[b:], logvar[:b], logvar[b:]
+    with torch.no_grad():  # which dims are shared is a decision, not a path for gradient
+        shared = objective.shared(weak.pair_kl(mu1, logvar1, mu2, logvar2), shared_partitions.to(mu.device),
+                                  masks, n_changed.to(mu.device))
+    agg1_mu, agg1_logvar, agg2_mu, agg2_logvar = objective.aggregate(mu1, logvar1, mu2, logvar2, shared)
+    mu_p, logvar_p = torch.cat([agg1_mu, agg2_mu]), torch.cat([agg1_logvar, agg2_logvar])
+    z = mu_p + eps * torch.exp(0.5 * logvar_p)
+    recon = bernoulli_nll(model.decode(z), torch.cat([x1, x2]))
+    reg, parts = objective(mu_p, logvar_p, z, generator)
+    parts = {**parts, "shared_dims": shared.to(mu.dtype).sum(1).mean()}
+    if free_bits is not None:
+        reg = reg + free_bits_penalty(objective, mu_p, logvar_p, masks, free_bits)
     if reg_weight != 1.0:
         reg = reg * reg_weight
     return recon + reg, recon, reg, parts, z
@@ -184,7 +220,8 @@ def _epoch_row(epoch: int, totals: dict, steps: int, model: VAE, probe: torch.Te
 def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *,
          mode: str, epochs: int, lr: float, checkpoint_dir: Path, log_dir: Path | None,
          progress: bool, on_epoch_end=None, partition_names_given=None) -> TrainResult:
-    """mode: 'gated' (pairs per partition), 'plain' (x' = x) or 'finetune' (plain, encoder frozen).
+    """mode: 'gated' (pairs per partition), 'pairs' (a pair method: objectives.PairObjective),
+    'plain' (x' = x) or 'finetune' (plain, encoder frozen).
 
     The remedies in cfg (kl_warmup, self_target_*, ungated_warmup_epochs, free_bits) apply to
     'gated' and 'plain' training, never to fine-tuning. Each epoch's row also holds the collapse
@@ -207,10 +244,16 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     remedies = mode != "finetune"
     free_bits = (torch.tensor(cfg.free_bits, dtype=torch.float32, device=device)
                  if remedies and any(b > 0 for b in cfg.free_bits) else None)
-    sampler = PairSampler(groups, cfg.target_noise) if mode == "gated" else None
+    sampler = None
+    if mode == "gated" or (mode == "pairs" and cfg.pair_sampler == "partition"):
+        sampler = PairSampler(groups, cfg.target_noise)
+    elif mode == "pairs":
+        sampler = KFactorSampler(groups, cfg.pair_k)
     if sampler is not None and sampler.n_partitions != len(cfg.partitions):
         raise ValueError(f"the pair index has {sampler.n_partitions} partitions but the config has "
                          f"{len(cfg.partitions)} partition sizes {cfg.partitions}")
+    # a pair method's step encodes B/2 pairs: as many images per step, and steps, as the others
+    anchors_per_step = cfg.batch_size // 2 if mode == "pairs" else cfg.batch_size
     if len(images) < cfg.batch_size:
         raise ValueError(f"batch_size {cfg.batch_size} is larger than the data ({len(images)} images)")
 
@@ -241,21 +284,31 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
                    leave=False, mininterval=1.0)
         for step in bar:
             global_step = epoch * steps + step
-            anchors = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            anchors = order[step * anchors_per_step:(step + 1) * anchors_per_step]
             if cfg.partition_order == "round_robin":
                 p = global_step % len(cfg.partitions)
             else:
                 p = int(torch.randint(len(cfg.partitions), (1,), generator=g))
-            targets, mask = step_plan(cfg, sampler, masks, anchors, p, epoch, g)
-            x = to_float(data[anchors.to(device)], cfg.pixel_max)
-            x_target = x if targets is anchors else to_float(data[targets.to(device)], cfg.pixel_max)
+            reg_weight = kl_warmup_weight(global_step, epochs * steps, cfg.kl_warmup) if remedies else 1.0
+            if mode == "pairs":
+                targets, shared, n_changed = (partition_pairs(sampler, anchors, p, g)
+                                              if isinstance(sampler, PairSampler) else sampler.targets(anchors, g))
+                x = to_float(data[anchors.to(device)], cfg.pixel_max)
+                x2 = to_float(data[targets.to(device)], cfg.pixel_max)
+                eps = torch.randn((2 * len(x), cfg.latent_dim), generator=g_dev, device=device)
+                loss, recon, reg, parts, z = pair_step_loss(
+                    model, objective, x, x2, shared, n_changed, masks, eps, generator=g_dev,
+                    reg_weight=reg_weight, free_bits=free_bits)
+            else:
+                targets, mask = step_plan(cfg, sampler, masks, anchors, p, epoch, g)
+                x = to_float(data[anchors.to(device)], cfg.pixel_max)
+                x_target = x if targets is anchors else to_float(data[targets.to(device)], cfg.pixel_max)
 
-            eps = torch.randn((len(x), cfg.latent_dim), generator=g_dev, device=device)
-            loss, recon, reg, parts, z = step_loss(
-                model, objective, x, x_target, mask, eps,
-                gate_regulariser=cfg.gate_regulariser, generator=g_dev,
-                reg_weight=kl_warmup_weight(global_step, epochs * steps, cfg.kl_warmup) if remedies else 1.0,
-                free_bits=free_bits, masks=masks)
+                eps = torch.randn((len(x), cfg.latent_dim), generator=g_dev, device=device)
+                loss, recon, reg, parts, z = step_loss(
+                    model, objective, x, x_target, mask, eps,
+                    gate_regulariser=cfg.gate_regulariser, generator=g_dev, reg_weight=reg_weight,
+                    free_bits=free_bits, masks=masks)
             if not torch.isfinite(loss):
                 live.close()
                 kept = f"the last good checkpoint is {checkpoint}" if checkpoint.exists() else \
@@ -270,7 +323,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
                 parts = {**parts, **objective.after_step(z.detach(), g_dev)}
             for key, value in {"loss": loss, "recon": recon, "regulariser": reg, **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value.detach()
-            seen += len(anchors)
+            seen += len(z)
         row = _epoch_row(epoch, totals, steps, model, probe, cfg, names)
         history.append(row)
         _save_checkpoint(checkpoint, fingerprint, epoch + 1, history,
@@ -288,7 +341,7 @@ def _fit(model: VAE, images: np.ndarray, groups: np.ndarray | None, cfg: TrainCo
     shutil.rmtree(checkpoint_dir, ignore_errors=True)  # finished: the saved model is the output
     return TrainResult(model=model, history=history, seconds=seconds,
                        images_per_second=seen / seconds if seconds > 0 else math.nan,
-                       singletons=sampler.singletons if sampler is not None else [])
+                       singletons=getattr(sampler, "singletons", []) if sampler is not None else [])
 
 
 def new_model(cfg: TrainConfig) -> VAE:
@@ -310,11 +363,12 @@ def train(images: np.ndarray, groups: np.ndarray | None, cfg: TrainConfig, *, ch
     problems = cfg.problems()
     if problems:
         raise ValueError("invalid training config: " + "; ".join(f"{k}: {v}" for k, v in problems))
-    if cfg.gated and groups is None:
-        raise ValueError("gated training needs the pair index (groups)")
+    pairs = cfg.objective in PAIR_METHODS
+    if (cfg.gated or pairs) and groups is None:
+        raise ValueError(f"{'gated training' if cfg.gated else cfg.objective} needs the pair index (groups)")
     with timing.phase("training"):
         return _fit(model if model is not None else new_model(cfg), images, groups, cfg,
-                    mode="gated" if cfg.gated else "plain",
+                    mode="gated" if cfg.gated else "pairs" if pairs else "plain",
                     epochs=cfg.epochs, lr=cfg.lr, checkpoint_dir=Path(checkpoint_dir),
                     log_dir=Path(log_dir) if log_dir else None, progress=progress,
                     on_epoch_end=on_epoch_end, partition_names_given=partition_names)

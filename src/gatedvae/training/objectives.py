@@ -13,7 +13,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from gatedvae.training.config import OBJECTIVE_DEFAULTS, objective_problems
+from gatedvae.training import weak
+from gatedvae.training.config import OBJECTIVE_DEFAULTS, PAIR_METHODS, objective_problems
 
 OBJECTIVES: dict[str, type["Objective"]] = {}
 
@@ -204,6 +205,39 @@ class FactorVAE(Objective):
     def load_state_dict(self, state):
         self.discriminator.load_state_dict(state["discriminator"])
         self.optimizer.load_state_dict(state["optimizer"])
+
+
+class PairObjective(BetaVAE):
+    """A pair method (training/weak.py): both images of a pair are encoded, the dims judged
+    shared get the pair's aggregate posterior, each image is reconstructed from its own (partly
+    aggregated) posterior, and the regulariser is beta * KL of every image's posterior, averaged
+    over the 2B images of B pairs (disentanglement_lib's GroupVAEBase: the mean of the two ELBOs).
+    The engine (fit.py, mode "pairs") calls `shared` and `aggregate`, then this on both images."""
+
+    aggregation = "gvae"        # weak.AGGREGATIONS
+    share_rule = "adaptive"     # weak.SHARE_RULES
+    defaults = {"beta": 1.0}
+
+    def shared(self, delta, shared_partitions, masks, n_changed=None):
+        """bool [B, M]: the dims each pair shares, by this method's rule. shared_partitions
+        [B, P]: the partitions the sampler made the pair share; n_changed [B]: how many factors
+        it changed (known_k)."""
+        if self.share_rule == "adaptive":
+            return weak.adaptive_shared(delta)
+        if self.share_rule == "known_group":
+            return weak.known_group_shared(shared_partitions, masks)
+        if n_changed is None:
+            raise ValueError(f"{self.name}: k known needs the sampler's number of changed factors")
+        return weak.smallest_shared(delta, self.latent_dim - n_changed)
+
+    def aggregate(self, mu1, logvar1, mu2, logvar2, shared):
+        return weak.share(mu1, logvar1, mu2, logvar2, shared, self.aggregation)
+
+
+for _name, (_aggregation, _rule) in PAIR_METHODS.items():
+    register_objective(_name)(type(_name, (PairObjective,), {
+        "aggregation": _aggregation, "share_rule": _rule, "defaults": dict(OBJECTIVE_DEFAULTS[_name]),
+        "__doc__": f"{_name}: the {_aggregation} aggregate on the dims the {_rule} rule shares."}))
 
 
 def build_objective(name: str, latent_dim: int, params: dict | None = None) -> Objective:
