@@ -23,9 +23,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag")]
 # configs/scales/tiny.yaml's faces.study.runs and faces.main_runs (one seed each), params.yaml's main runs
 RUNS = ["gated-faithful", "gated-self_target_warmup", "ungated-faithful"]
 MAIN = ["gated-self_target_warmup", "ungated-faithful"]
+BASELINES = ["ada_gvae", "group_gvae"]  # params.yaml's faces.main_runs.baselines
 FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster",
                  "faces_evaluate", "faces_sweeps"} | {f"faces_train@{r}-0" for r in RUNS}
-                | {f"faces_main_train@{r}-0" for r in MAIN} | {f"faces_finetune@{r}" for r in MAIN})
+                | {f"faces_main_train@{r}-0" for r in MAIN} | {f"faces_finetune@{r}" for r in MAIN}
+                | {f"faces_baseline_train@{m}-0" for m in BASELINES})
 # Outputs that another stage reads, the models and the metrics: the same bytes on every run.
 REPRODUCIBLE = ["data/faces/raw", "data/faces/aligned", "data/faces/grey.npy", "data/faces/features.parquet",
                 "data/faces/features_report.json", "data/faces/groups.parquet", "data/faces/cluster_stats.json",
@@ -92,6 +94,16 @@ def test_metrics_have_the_issue_keys(repo):
     assert paired["n"] == 1 and paired["ci95_low"] is None and paired["mean"] == pytest.approx(
         metrics["gated"]["mean"]["rf_placement_pose"] - metrics["ungated"]["mean"]["rf_placement_pose"], abs=2e-4)
     assert (repo / "models/faces/main/gated-self_target_warmup-0/finetuned.pt").exists()
+    # the pair methods beside the main runs, at their budget, paired with the gated main run
+    assert set(metrics["baselines"]) == set(BASELINES)
+    for method, s in metrics["baselines"].items():
+        assert s["run"] == f"pairs-{method}" and s["epochs"] == 2 and s["seeds"] == 1
+        assert 0.0 <= s["mean"]["rf_placement_pose"] <= 1.0 and s["mean"]["test_kl"] >= 0
+        versus = s["minus_gated"]["rf_placement_pose"]
+        assert versus["n"] == 1 and versus["mean"] == pytest.approx(
+            s["mean"]["rf_placement_pose"] - metrics["gated"]["mean"]["rf_placement_pose"], abs=2e-4)
+    assert sorted(set(table.loc[table["budget"] == "baseline", "run"])) == [f"pairs-{m}" for m in BASELINES]
+    assert "### Faces: the field's pair methods beside the gated main run" in (repo / "reports/report.md").read_text()
     assert "Where the faces budget went" in (repo / "reports/report.md").read_text()
     # the per-epoch collapse diagnostics are in each run's dvclive log
     logged = repo / "reports/faces/runs/gated-faithful-0/train/plots/metrics"

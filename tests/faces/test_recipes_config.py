@@ -33,6 +33,27 @@ def test_committed_study_is_valid(committed):
                                                recipe="self_target_warmup").remedies
 
 
+def test_a_faces_baseline_is_the_faithful_preset_with_the_pair_method(committed):
+    assert config.baselines(committed) == ["ada_gvae", "group_gvae"]
+    preset = config.train_config(committed, gating="ungated", image_size=64)
+    cfg = config.baseline_train_config(committed, method="group_gvae", image_size=64, seed=1)
+    assert cfg.objective == "group_gvae" and cfg.objective_params == preset.objective_params == {"beta": 1.0}
+    assert not cfg.gated and cfg.remedies == {} and cfg.seed == 1
+    assert cfg.epochs == config.main_epochs(committed)
+    same = {k: v for k, v in vars(cfg).items() if k not in ("objective", "epochs", "seed")}
+    assert same == {k: v for k, v in vars(preset).items() if k not in ("objective", "epochs", "seed")}
+    assert config.parse_baseline(config.baseline_run("ada_gvae")) == "ada_gvae"
+    assert config.parse_baseline("gated-faithful") is None
+
+
+def test_a_faces_baseline_needs_the_beta_vae_objective(committed):
+    params = copy.deepcopy(committed)
+    params["faces"]["train"]["objective"] = "info_vae"
+    params["faces"]["train"]["objective_params"] = {}
+    with pytest.raises(ParamError, match="faces.train.objective"):
+        config.baseline_train_config(params, method="ada_gvae", image_size=64)
+
+
 def test_faithful_preset_is_the_papers(committed):
     cfg = config.train_config(committed, gating="gated", image_size=64)
     assert cfg.objective == "beta_vae" and cfg.objective_params == {"beta": 1.0}
@@ -57,6 +78,9 @@ def test_a_recipe_sets_its_remedies_with_partition_names_as_indices(committed):
     (lambda f: f["main_runs"].update(runs=["gated-faithful", "gated-self_target"]), "faces.main_runs.runs"),
     (lambda f: f["main_runs"].update(runs=["gated-faithful"]), "faces.main_runs.runs"),
     (lambda f: f["main_runs"].update(seeds="0"), "faces.main_runs.seeds"),
+    (lambda f: f["main_runs"].update(baselines=["beta_vae"]), "faces.main_runs.baselines"),
+    (lambda f: f["main_runs"].update(baselines=["k_gvae"]), "faces.main_runs.baselines"),
+    (lambda f: f["main_runs"].update(baselines=["ada_gvae", "ada_gvae"]), "faces.main_runs.baselines"),
     (lambda f: f["recipes"].update(free_bits={"free_bits": [1.0]}), "faces.recipes.free_bits.free_bits"),
     (lambda f: f["recipes"].update(self_target={"self_target_prob": 0.5}),
      "faces.recipes.self_target.self_target_partitions"),

@@ -16,8 +16,8 @@ from gatedvae.faces.spec import (AU_INTENSITIES, EXTRACTORS, IMAGE_SETS, PARTITI
                                  SyntheticConfig, config_from_dict)
 from gatedvae.params import ParamError, check, choice, flag, get, number, unrecorded
 from gatedvae.schema import check_keys, leaves, unknown_keys
-from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PARTITION_ORDERS, REMEDIES,
-                                      FinetuneSettings, TrainConfig)
+from gatedvae.training.config import (GATINGS, NET_NAMES, OBJECTIVE_DEFAULTS, PAIR_METHODS, PAIRS,
+                                      PARTITION_ORDERS, REMEDIES, FinetuneSettings, TrainConfig)
 
 KEYS = {"net": "net", "hidden": "hidden", "latent_dim": "partition_sizes", "partitions": "partition_sizes",
         "objective": "objective", "objective_params": "objective_params", "epochs": "epochs",
@@ -199,6 +199,7 @@ def study_seeds(params: dict) -> list[int]:
 
 
 MAIN_RUNS_KEYS = ("runs", "seeds", "epochs")
+MAIN_RUNS_OPTIONAL = ("baselines",)  # the pair methods trained beside the main runs (docs/baselines.md)
 
 
 def _main_section(params: dict) -> dict:
@@ -208,7 +209,7 @@ def _main_section(params: dict) -> dict:
     check(isinstance(section, dict), "faces.main_runs",
           "must be a mapping {runs: [<gated run>, <un-gated run>], seeds: [...], epochs: N}, "
           f"got {section!r}")
-    problems = unknown_keys(section, leaves(*MAIN_RUNS_KEYS), "faces.main_runs.")
+    problems = unknown_keys(section, leaves(*MAIN_RUNS_KEYS, *MAIN_RUNS_OPTIONAL), "faces.main_runs.")
     check(not problems, "faces.main_runs", "; ".join(problems))
     missing = [k for k in MAIN_RUNS_KEYS if k not in section]
     check(not missing, "faces.main_runs", f"lacks {missing}: it needs runs, seeds and epochs")
@@ -234,6 +235,44 @@ def main_seeds(params: dict) -> list[int]:
                                                     for s in seeds) and len(set(seeds)) == len(seeds),
           "faces.main_runs.seeds", f"must be a list of distinct integers, got {seeds!r}")
     return list(seeds)
+
+
+def baselines(params: dict) -> list[str]:
+    """The pair methods trained beside the main runs (faces.main_runs.baselines; none if absent):
+    the faithful preset's net, data, beta and budget, the pair index's pose / expression pairs."""
+    methods = _main_section(params).get("baselines", [])
+    check(isinstance(methods, list) and all(m in PAIR_METHODS for m in methods)
+          and len(set(methods)) == len(methods), "faces.main_runs.baselines",
+          f"must list distinct pair methods from {sorted(PAIR_METHODS)}, got {methods!r}")
+    check(all(PAIR_METHODS[m][1] != "known_k" for m in methods), "faces.main_runs.baselines",
+          "k_gvae needs pairs that change k factors; the faces pairs share one partition")
+    return list(methods)
+
+
+def baseline_run(method: str) -> str:
+    """A faces baseline's run name (its models/faces/main/<run>-<seed> folder): pairs-<method>."""
+    return f"{PAIRS}-{method}"
+
+
+def parse_baseline(run: str) -> str | None:
+    """The pair method of a baseline run's name, None for a run of the study."""
+    prefix = f"{PAIRS}-"
+    return run[len(prefix):] if run.startswith(prefix) and run[len(prefix):] in PAIR_METHODS else None
+
+
+def baseline_train_config(params: dict, *, method: str, image_size: int, seed: int | None = None) -> TrainConfig:
+    """A pair method on faces: the faithful preset (faces.train, no remedies), the method's
+    objective with faces.train's beta, at faces.main_runs.epochs (as the main runs)."""
+    cfg = train_config(params, gating="ungated", image_size=image_size, seed=seed)
+    check(cfg.objective == "beta_vae", "faces.train.objective",
+          f"is {cfg.objective!r}; the pair baselines (faces.main_runs.baselines) put beta-VAE's ELBO on "
+          "each image, so they need beta_vae (its beta is theirs)")
+    cfg.objective, cfg.objective_params = method, {"beta": float(cfg.objective_params.get("beta", 1.0))}
+    cfg.target_noise = 0.0
+    cfg.epochs = main_epochs(params)
+    for field_name, problem in cfg.problems():
+        raise ParamError(f"params.yaml: faces.main_runs.baselines {method!r}: `{field_name}` {problem}")
+    return cfg
 
 
 def main_epochs(params: dict) -> int:
@@ -352,6 +391,8 @@ def check_faces(params: dict, n_images: int | None = None) -> None:
         check(device_problem(cfg.device) is None, "faces.train.device", str(device_problem(cfg.device)))
         for gating in GATINGS:
             main_train_config(params, gating=gating, image_size=size)
+        for method in baselines(params):
+            baseline_train_config(params, method=method, image_size=size)
         if n_images is not None:
             check(cfg.batch_size <= n_images, "faces.train.batch_size",
                   f"({cfg.batch_size}) is larger than the data ({n_images} images)")

@@ -11,7 +11,9 @@ faces.main_runs.epochs over faces.main_runs.seeds) are the faces results, report
 and `ungated` with mean and std over seeds and the paired gated - un-gated differences with 95%
 intervals (gatedvae.seeds, as dSprites' Table I), and the paper-faithful gated study run beside
 them as `faithful`. Reconstructions, traversals and Hinton diagrams come from the main runs'
-fine-tuned models (seed faces.train.seed).
+fine-tuned models (seed faces.train.seed). The pair methods of faces.main_runs.baselines
+(docs/baselines.md) are scored like the main runs, as `baselines.<method>`, with their paired
+difference from the gated main run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gatedvae.faces.scoring import (extractor_labels, load_ground_truth, most_ac
                                     pair_variance_explained, run_scores, truth_labels, variance_explained)
 from gatedvae.faces.spec import AU_INTENSITIES, PARTITIONS
 from gatedvae.training.checkpoint import load_model
+from gatedvae.training.config import PAIRS
 from gatedvae.training.infer import encode_mean, reconstruct, traverse
 
 FAITHFUL = "gated-faithful"
@@ -73,6 +76,25 @@ def paired_differences(rows: pd.DataFrame) -> dict:
 
     return {key: {stat: (round(v, 4) if isinstance(v, float) else v) for stat, v in stats.items()}
             for key, stats in _aggregate(rows).get(PAIRED, {}).items()}
+
+
+def baseline_results(frame: pd.DataFrame, gated_run: str, methods: list[str], epochs: int) -> dict:
+    """Each pair method's seeds summarised like a main run, and its paired difference from the
+    gated main run seed by seed (`minus_gated`: method - gated, 95% interval; gatedvae.seeds)."""
+    from gatedvae.seeds import aggregate_runs
+
+    gated = frame[(frame["budget"] == "main") & (frame["run"] == gated_run)]
+    out = {}
+    for method in methods:
+        rows = frame[(frame["budget"] == "baseline") & (frame["recipe"] == method)]
+        runs = [{"model": name, "gating": r["gating"], "seed": int(r["seed"]),
+                 "metrics": {k: float(v) for k, v in r.drop(labels=SCORE_COLUMNS_LEFT_OUT, errors="ignore").items()}}
+                for name, part in (("faces", gated), (method, rows)) for _, r in part.iterrows()]
+        versus = aggregate_runs(runs, pairs_reference=("faces", "gated"))[method].get(f"{PAIRS}_minus_gated", {})
+        out[method] = {**summarise(rows), "epochs": epochs, "run": config.baseline_run(method),
+                       "minus_gated": {key: {stat: (round(v, 4) if isinstance(v, float) else v)
+                                             for stat, v in stats.items()} for key, stats in versus.items()}}
+    return out
 
 
 def placement_prefix(has_truth: bool) -> str:
@@ -119,11 +141,14 @@ def evaluate(params, *, images: str, groups: str, features: str, raw: str, align
     rows = []
     main_importances = {}  # the main runs' Hinton diagrams reuse these (see main_figures)
     prefix = placement_prefix(truth is not None)
+    methods = config.baselines(params)
     budgets = [("study", run, seed) for run in study_runs for seed in study_seeds] + \
-              [("main", run, seed) for run in main.values() for seed in main_seeds]
+              [("main", run, seed) for run in main.values() for seed in main_seeds] + \
+              [("baseline", config.baseline_run(m), seed) for m in methods for seed in main_seeds]
     for budget, run, seed in budgets:
-        gating, recipe = config.parse_run(params, run)
-        model, cfg, _ = load_model(model_path(models, run, seed, main=budget == "main"))
+        method = config.parse_baseline(run)
+        gating, recipe = (PAIRS, method) if method else config.parse_run(params, run)
+        model, cfg, _ = load_model(model_path(models, run, seed, main=budget != "study"))
         row, _, importances = run_scores(model, cfg, data, labels, settings)
         if budget == "main" and seed == figure_seed:
             main_importances[run] = importances
@@ -144,6 +169,8 @@ def evaluate(params, *, images: str, groups: str, features: str, raw: str, align
         results[gating] = summarise(main_rows[main_rows["run"] == run])
         results[gating]["epochs"] = config.main_epochs(params)
     results["gated_minus_ungated"] = paired_differences(main_rows)
+    if methods:
+        results["baselines"] = baseline_results(frame, main["gated"], methods, config.main_epochs(params))
     if FAITHFUL in recipes:
         results["faithful"] = recipes[FAITHFUL]
     results["recipes"] = recipes
