@@ -94,3 +94,24 @@ def test_speed_table_from_the_conv_step_benchmark(tmp_path):
     assert "| today | 1,552 | 1.00x | (baseline) |" in text
     assert "| channels-last | 2,032 | 1.31x | no (max difference 9.7e-06) |" in text
     assert "| batch 128 | 1,274 | 0.82x | (another step) |" in text
+
+
+def test_pair_methods_stand_beside_the_gated_main_run_with_their_intervals(tmp_path):
+    path = _metrics(tmp_path)
+    metrics = json.loads(path.read_text())
+    ada = _summary(0.40, 0.80, collapsed=0)
+    for s, value in ((ada, 0.3), (metrics["gated"], 0.2)):
+        s["mean"]["test_variance_explained"], s["std"]["test_variance_explained"] = value, 0.01
+    ada["minus_gated"] = {
+        "rf_placement_pose": {"mean": -0.22, "ci95_low": -0.4, "ci95_high": -0.04, "excludes_zero": True, "n": 2},
+        "test_kl": {"mean": 0.1, "ci95_low": None, "ci95_high": None, "excludes_zero": None, "n": 1}}
+    metrics["baselines"] = {"ada_gvae": ada}
+    path.write_text(json.dumps(metrics))
+    report = Report("t")
+    faces_section(report, path, tmp_path, [6, 18], {"faithful": {}})
+    text = report.to_markdown(tmp_path)
+    assert "### Faces: the field's pair methods beside the gated main run" in text
+    assert "| gated (gated-self_target) | 0.620 ± 0.010 |" in text
+    assert "| ada_gvae | 0.400 ± 0.010<br>Δ -0.220 [-0.400, -0.040] **excludes 0** |" in text
+    assert "3.500 ± 0.010<br>Δ +0.100 (no interval)" in text
+    assert "1.5 / 6.0" in text and "0 of 2" in text

@@ -55,6 +55,7 @@ BUDGET_PARTS = [
     ("data: acquire, align, greyscale, features, cluster",
      ("faces_acquire", "faces_align", "faces_greyscale", "faces_features", "faces_cluster"), None),
     ("main runs", ("faces_main_train",), "faces.main_runs.epochs"),
+    ("pair-method baselines (docs/baselines.md)", ("faces_baseline_train",), "faces.main_runs.epochs"),
     ("decoder fine-tuning of the main runs", ("faces_finetune",), "faces.finetune.epochs"),
     ("recipe study", ("faces_train",), "faces.train.epochs"),
     ("cluster-count study", ("faces_cluster_study", "faces_cluster_baseline"), "studies.faces_clusters.epochs"),
