@@ -38,8 +38,10 @@ def test_real_tiny_dsprites_dag_runs_through_the_flow(prefect_server, tmp_path):
     assert state.is_completed(), summary
     assert yaml.safe_load((repo / "params.yaml").read_text())["dsprites"]["sweep"]["models"] == ["beta_vae"]
     runs = [f"{g}-0" for g in ("beta_vae-gated", "beta_vae-ungated")]
+    baselines = [f"{m}-pairs-0" for m in yaml.safe_load((repo / "params.yaml").read_text())["dsprites"]["baselines"]["methods"]]
     expected = {"check_params", "dsprites_acquire", "dsprites_pairs", "dsprites_aggregate"} | {
-        f"dsprites_{stage}@{run}" for stage in ("train", "finetune", "evaluate") for run in runs}
+        f"dsprites_{stage}@{run}" for stage in ("train", "finetune", "evaluate") for run in runs} | {
+        f"dsprites_baseline_{stage}@{run}" for stage in ("train", "finetune", "evaluate") for run in baselines}
     assert set(summary) == expected
     assert {e["action"] for e in summary.values()} == {"ran"}
     assert (repo / "reports/metrics/dsprites.json").exists()

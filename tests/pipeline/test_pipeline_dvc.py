@@ -22,7 +22,10 @@ FACES_STAGES = ({"faces_acquire", "faces_align", "faces_greyscale", "faces_featu
                  "faces_evaluate", "faces_sweeps"}
                 | {f"faces_train@{r}-0" for r in ("gated-faithful", "gated-self_target_warmup", "ungated-faithful")}
                 | {f"faces_main_train@{r}-0" for r in ("gated-self_target_warmup", "ungated-faithful")}
-                | {f"faces_finetune@{r}" for r in ("gated-self_target_warmup", "ungated-faithful")})
+                | {f"faces_finetune@{r}" for r in ("gated-self_target_warmup", "ungated-faithful")}
+                | {f"faces_baseline_train@{m}-0" for m in ("ada_gvae", "group_gvae")})
+# params.yaml's dsprites.baselines.methods (tiny: seed 0): the pair methods beside the sweep
+BASELINES = tuple(f"{m}-pairs-0" for m in ("ada_gvae", "group_gvae"))
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,7 @@ def test_repro_builds_every_output(repo):
     assert stages_run(output) == {"check_params", "dsprites_acquire", "dsprites_pairs", "dsprites_aggregate", "report",
                                   "study_summary"} | {
         f"dsprites_{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in names} | {
+        f"dsprites_baseline_{stage}@{n}" for stage in ("train", "finetune", "evaluate") for n in BASELINES} | {
         f"dsprites_beta_sweep@{b}-{g}-0" for b in ("0.0", "4.0") for g in ("gated", "ungated")} | {
         "dsprites_noise_study@0.0-0", "dsprites_noise_study@0.5-0"} | FACES_STAGES | {
         "faces_cluster_study@2-0", "faces_cluster_study@8-0", "faces_cluster_baseline@0",
@@ -74,7 +78,12 @@ def test_metrics_file_has_the_summary_keys(repo):
     assert "0.631" in table  # the paper's gated beta-VAE RF disentanglement, beside ours
     assert "training_curves.csv" in dvc(repo, "plots", "show", "--json").stdout
     curves = pd.read_csv(repo / "reports/dsprites/training_curves.csv")
-    assert set(curves["run"]) == {f"{m}-{g}-0" for m in MODELS for g in ("gated", "ungated")}
+    assert set(curves["run"]) == {f"{m}-{g}-0" for m in MODELS for g in ("gated", "ungated")} | set(BASELINES)
+    metrics = json.loads((repo / "reports/metrics/dsprites.json").read_text())
+    for run in BASELINES:  # one seed: a paired difference without an interval
+        paired = metrics[run.split("-")[0]]["pairs_minus_gated"]["rf"]["disentanglement"]
+        assert paired["n"] == 1 and paired["ci95_low"] is None
+    assert "Pair methods beside the gated beta-VAE" in table
 
 
 def test_studies_tabulate_and_plot(repo):
