@@ -76,10 +76,10 @@ def _our_stats(aggregated: Mapping, model: str, gating: str, regressor: str, met
     return node if isinstance(node, Mapping) and "mean" in node else None
 
 
-def paired_stats(aggregated: Mapping, model: str, regressor: str, metric: str) -> dict | None:
-    """The paired gated-minus-ungated {"mean", "ci95_low", "ci95_high", "excludes_zero", "n"} of
-    one Table I cell pair, or None when absent."""
-    node = aggregated.get(model, {}).get(PAIRED, {}).get(regressor, {}).get(metric)
+def paired_stats(aggregated: Mapping, model: str, regressor: str, metric: str, key: str = PAIRED) -> dict | None:
+    """The paired {"mean", "ci95_low", "ci95_high", "excludes_zero", "n"} of one Table I cell
+    pair (key: gated_minus_ungated, or a pair method's pairs_minus_gated), or None when absent."""
+    node = aggregated.get(model, {}).get(key, {}).get(regressor, {}).get(metric)
     if isinstance(node, Mapping) and "mean" not in node:
         node = node.get("avg")
     return node if isinstance(node, Mapping) and "mean" in node else None
@@ -255,7 +255,7 @@ def baselines_markdown(aggregated: Mapping, methods: list[str]) -> str:
         for method in methods:
             cells = [name, method]
             for metric, (_, higher) in TABLE1_METRICS.items():
-                paired = _baseline_paired(aggregated, method, regressor, metric)
+                paired = paired_stats(aggregated, method, regressor, metric, key=VERSUS)
                 cells.append(_cell(_our_stats(aggregated, method, "pairs", regressor, metric))
                              + _interval_text(paired).replace("; Δ", "<br>Δ"))
                 verdicts.append((method, name, metric, baseline_verdict(paired, higher, method)))
@@ -267,9 +267,3 @@ def baselines_markdown(aggregated: Mapping, methods: list[str]) -> str:
                                                   for _, regressor, metric, verdict in mine))
     return "\n".join(lines) + "\n"
 
-
-def _baseline_paired(aggregated: Mapping, method: str, regressor: str, metric: str) -> dict | None:
-    node = aggregated.get(method, {}).get(VERSUS, {}).get(regressor, {}).get(metric)
-    if isinstance(node, Mapping) and "mean" not in node:
-        node = node.get("avg")
-    return node if isinstance(node, Mapping) and "mean" in node else None

@@ -53,10 +53,14 @@ def _aggregate(rows: pd.DataFrame) -> dict:
     {gating: {score: {mean, std, n}}, gated_minus_ungated: {score: {mean, ci95_low, ...}}}."""
     from gatedvae.seeds import aggregate_runs
 
-    runs = [{"model": "faces", "gating": r["gating"], "seed": int(r["seed"]),
+    return aggregate_runs(_as_runs(rows, "faces"))["faces"]
+
+
+def _as_runs(rows: pd.DataFrame, model: str) -> list[dict]:
+    """Score rows as gatedvae.seeds runs of `model` (its gating and seed from each row)."""
+    return [{"model": model, "gating": r["gating"], "seed": int(r["seed"]),
              "metrics": {k: float(v) for k, v in r.drop(labels=SCORE_COLUMNS_LEFT_OUT, errors="ignore").items()}}
             for _, r in rows.iterrows()]
-    return aggregate_runs(runs)["faces"]
 
 
 def summarise(rows: pd.DataFrame) -> dict:
@@ -87,10 +91,7 @@ def baseline_results(frame: pd.DataFrame, gated_run: str, methods: list[str], ep
     out = {}
     for method in methods:
         rows = frame[(frame["budget"] == "baseline") & (frame["recipe"] == method)]
-        runs = [{"model": name, "gating": r["gating"], "seed": int(r["seed"]),
-                 "metrics": {k: float(v) for k, v in r.drop(labels=SCORE_COLUMNS_LEFT_OUT, errors="ignore").items()}}
-                for name, part in (("faces", gated), (method, rows)) for _, r in part.iterrows()]
-        versus = aggregate_runs(runs, pairs_reference=("faces", "gated"))[method].get(f"{PAIRS}_minus_gated", {})
+        versus = aggregate_runs(_as_runs(gated, "faces") + _as_runs(rows, method), pairs_reference=("faces", "gated"))[method].get(f"{PAIRS}_minus_gated", {})
         out[method] = {**summarise(rows), "epochs": epochs, "run": config.baseline_run(method),
                        "minus_gated": {key: {stat: (round(v, 4) if isinstance(v, float) else v)
                                              for stat, v in stats.items()} for key, stats in versus.items()}}
