@@ -46,7 +46,7 @@ TREE: dict = {
         "objectives": Named(lambda model: leaves(*OBJECTIVE_DEFAULTS[model]),
                             names=tuple(OBJECTIVE_DEFAULTS)),
         "finetune": leaves("epochs", "lr"),
-        "evaluate": EVALUATE,
+        "evaluate": {**EVALUATE, **leaves("gbt_n_train", "gbt_n_test")},
     },
     "studies": {
         "epochs": VALUE,

@@ -41,6 +41,8 @@ LEAVES = {
     "sap.sap": 0.34, "sap.per_factor.shape": 0.934,
     "modularity_explicitness.modularity": 0.35, "modularity_explicitness.explicitness_train": 0.935,
     "modularity_explicitness.explicitness_test": 0.36,
+    "dci_gbt.disentanglement": 0.37, "dci_gbt.completeness": 0.38, "dci_gbt.informativeness_train": 0.939,
+    "dci_gbt.informativeness_test": 0.39, "dci_gbt.accuracy_test.shape": 0.9391, "dci_gbt.n_train": 1000,
     "test.recon_bce": 41.0, "test.recon_sampled": 941.0, "test.kl": 42.0, "test.elbo": -43.0,
     "test_before_finetune.recon_bce": 51.0, "test_before_finetune.recon_sampled": 951.0,
     "test_before_finetune.kl": 52.0, "test_before_finetune.elbo": -53.0,
@@ -56,6 +58,7 @@ SUMMARY = {
     "sap": 0.34,
     "modularity": 0.35,
     "explicitness": 0.36,
+    "dci_gbt": {"disentanglement": 0.37, "completeness": 0.38, "informativeness_test": 0.39},
     "test": {"recon_bce": 41.0, "kl": 42.0, "elbo": -43.0},
     "test_before_finetune": {"recon_bce": 51.0, "kl": 52.0, "elbo": -53.0},
 }

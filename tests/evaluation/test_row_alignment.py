@@ -45,7 +45,7 @@ def _data(n=300, seed=0):
     return images, factors
 
 
-SETTINGS = EvalSettings(n_train=180, n_test=90, seed=3, rf_trees=10, rf_depth=6)
+SETTINGS = EvalSettings(n_train=180, n_test=90, seed=3, rf_trees=10, rf_depth=6, gbt_n_train=120, gbt_n_test=60)
 
 
 def test_the_net_reads_the_factors():
@@ -72,6 +72,13 @@ def test_evaluate_model_keeps_codes_and_factors_aligned():
     # the train rows train SAP's SVMs and explicitness' regressions, the test rows score them
     assert metrics["sap"]["sap"] > 0.3 and metrics["modularity_explicitness"]["modularity"] > 0.9
     assert metrics["modularity_explicitness"]["explicitness_test"] > 0.95
+    gbt = metrics["dci_gbt"]  # on a subset of the train and test rows, still aligned
+    assert (gbt["n_train"], gbt["n_test"]) == (120, 60)
+    assert gbt["informativeness_test"] == 1.0 and gbt["disentanglement"] > 0.9
+    without, _ = evaluate_model(
+        _ReadFactorsVAE(), images, factors, pixel_max=PIXEL_MAX, partition_sizes=[1, 1],
+        intended=[0, 1], factor_names=["a", "b"], settings=SETTINGS, gbt_dci=False)
+    assert "dci_gbt" not in without
 
 
 # --- faces ---------------------------------------------------------------------------------------

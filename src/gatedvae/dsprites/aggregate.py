@@ -26,6 +26,9 @@ def run_summary(metrics: dict) -> dict:
     summary["sap"] = metrics["sap"]["sap"]
     summary["modularity"] = metrics["modularity_explicitness"]["modularity"]
     summary["explicitness"] = metrics["modularity_explicitness"]["explicitness_test"]
+    if "dci_gbt" in metrics:  # dsprites.evaluate.gbt_n_train > 0
+        summary["dci_gbt"] = {k: metrics["dci_gbt"][k]
+                              for k in ("disentanglement", "completeness", "informativeness_test")}
     for when in ("test", "test_before_finetune"):  # held-out nats per image
         summary[when] = {k: metrics[when][k] for k in ("recon_bce", "kl", "elbo")}
     return summary

@@ -3,6 +3,7 @@ object with a `to_dict()` of plain JSON numbers; none knows about files."""
 
 from .beta_vae_metric import BetaVAEMetricResult, beta_vae_metric
 from .dci import DCIResult, ImportanceScores, dci, dci_from_importance
+from .dci_gbt import GBTDCIResult, dci_gbt
 from .factor_vae_metric import FactorVAEMetricResult, factor_vae_metric
 from .mig import MIGResult, mig
 from .modularity_explicitness import ModularityExplicitnessResult, modularity_explicitness
@@ -13,6 +14,7 @@ __all__ = [
     "BetaVAEMetricResult",
     "DCIResult",
     "FactorVAEMetricResult",
+    "GBTDCIResult",
     "ImportanceScores",
     "MIGResult",
     "ModularityExplicitnessResult",
@@ -20,6 +22,7 @@ __all__ = [
     "beta_vae_metric",
     "dci",
     "dci_from_importance",
+    "dci_gbt",
     "factor_vae_metric",
     "mig",
     "modularity_explicitness",
