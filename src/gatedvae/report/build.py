@@ -176,7 +176,7 @@ def other_metrics(report: Report, params: dict, metrics: dict, arms: list) -> No
                      "(evaluation/metrics/sap.py, modularity_explicitness.py, dci_gbt.py): the "
                      "numbers its published tables use. "
                      + (f"GBT DCI on {gbt_rows[0]} train and {gbt_rows[1]} test rows "
-                        "(disentanglement_lib: 10,000 and 5,000; docs/baselines.md measures what "
+                        "(disentanglement_lib: 10,000 and 5,000; docs/dsprites.md measures what "
                         "the smaller sample moves). " if gbt_rows[0] else "")
                      + "Mean over seeds.")
 

@@ -1,0 +1,67 @@
+"""What the default scale's smaller sample moves in DCI with gradient-boosted trees
+(docs/baselines.md, "DCI with gradient-boosted trees").
+
+disentanglement_lib fits its classifiers on 10,000 codes and scores them on 5,000; that costs
+~2.5 min a model on two cores, so the default pipeline uses dsprites.evaluate.gbt_n_train /
+gbt_n_test (1,000 / 500). This script scores the same trained runs at both sizes, on the rows
+the pipeline's evaluation draws, and reports each number, the difference and the time taken.
+
+    python benchmarks/gbt_rows.py --runs beta_vae-gated-0 beta_vae-ungated-0 ada_gvae-pairs-0 \
+        --json reports/benchmarks/gbt_rows.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from gatedvae import inputs, params as P
+from gatedvae.dsprites import config, spec
+from gatedvae.evaluation.metrics.dci_gbt import dci_gbt
+from gatedvae.evaluation.settings import gbt_rows, split_rows
+from gatedvae.training.checkpoint import load_model
+from gatedvae.training.infer import encode_mean
+
+KEYS = ("disentanglement", "completeness", "informativeness_test")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", default=["beta_vae-gated-0", "beta_vae-ungated-0"])
+    parser.add_argument("--sizes", nargs="+", default=["1000:500", "10000:5000"],
+                        help="train:test rows for the classifiers (10000:5000 is disentanglement_lib's)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    params = P.load()
+    settings = config.eval_settings(params)
+    data = inputs.images("data/dsprites/images.npy")
+    names = list(spec.FACTOR_NAMES)
+    classes = inputs.table("data/dsprites/factors.parquet")[names].to_numpy().astype(np.int64)
+    train_rows, test_rows = split_rows(len(data), settings)
+    sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes]
+    out = []
+    for run in args.runs:
+        model, cfg, _ = load_model(f"models/dsprites/{run}/finetuned.pt")
+        codes_train = encode_mean(model, data[train_rows], pixel_max=cfg.pixel_max)
+        codes_test = encode_mean(model, data[test_rows], pixel_max=cfg.pixel_max)
+        for n_train, n_test in sizes:
+            train = gbt_rows(len(train_rows), n_train, settings.seed)
+            test = gbt_rows(len(test_rows), n_test, settings.seed + 1)
+            start = time.perf_counter()
+            result = dci_gbt(codes_train[train], classes[train_rows][train], codes_test[test],
+                             classes[test_rows][test], factor_names=names, seed=settings.seed).to_dict()
+            row = {"run": run, "n_train": n_train, "n_test": n_test,
+                   "seconds": round(time.perf_counter() - start, 1), **{k: result[k] for k in KEYS}}
+            out.append(row)
+            print(json.dumps(row), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
