@@ -386,7 +386,7 @@ def full_params(acquire_section: str) -> str:
     all of dsprites)."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["dsprites"].pop("acquire")
-    params["dsprites"]["evaluate"].update(n_train=200, n_test=100)
+    params["dsprites"]["evaluate"].update(n_train=200, n_test=100, gbt_n_train=100, gbt_n_test=50)
     params["dsprites"].update(yaml.safe_load(acquire_section) or {})
     return yaml.safe_dump(params)
 

@@ -27,7 +27,7 @@ def params():
     p = P.load(ROOT / "params.yaml")
     p["dsprites"]["acquire"]["n_images"] = N
     p["dsprites"]["train"]["batch_size"] = 64
-    p["dsprites"]["evaluate"].update(n_train=300, n_test=200, rf_trees=3, rf_depth=4)
+    p["dsprites"]["evaluate"].update(n_train=300, n_test=200, rf_trees=3, rf_depth=4, gbt_n_train=0, gbt_n_test=0)
     p["studies"]["curve"] = {"epochs": [2, 1], "hidden": 24, "seeds": [0]}
     return p
 

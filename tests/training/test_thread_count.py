@@ -23,7 +23,7 @@ def _params(threads: int) -> str:
     params["dsprites"]["acquire"].update(source="generate", n_images=1024, seed=0)
     params["dsprites"]["net"]["hidden"] = 64
     params["dsprites"]["train"].update(epochs=1, batch_size=128, device="cpu")
-    params["dsprites"]["evaluate"].update(n_train=600, n_test=300)
+    params["dsprites"]["evaluate"].update(n_train=600, n_test=300, gbt_n_train=0, gbt_n_test=0)
     return yaml.safe_dump(params)
 
 
