@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dvc_project import dvc, stages_run  # noqa: E402
 
 # one xdist worker builds the tiny DAG once for all its tests (make test runs two)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_faces")]  # copies conftest.tiny_dag, built once per run
 
 # configs/scales/tiny.yaml's faces.study.runs and faces.main_runs (one seed each), params.yaml's main runs
 RUNS = ["gated-faithful", "gated-self_target_warmup", "ungated-faithful"]
