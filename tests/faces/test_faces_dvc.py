@@ -17,8 +17,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dvc_project import dvc, stages_run  # noqa: E402
 
-# one xdist worker builds the tiny DAG once for all its tests (make test runs two)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_faces")]  # copies conftest.tiny_dag, built once per run
+# its tests share one copy of the tiny DAG (conftest.tiny_dag, built once per run): one xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_faces")]
 
 # configs/scales/tiny.yaml's faces.study.runs and faces.main_runs (one seed each), params.yaml's main runs
 RUNS = ["gated-faithful", "gated-self_target_warmup", "ungated-faithful"]

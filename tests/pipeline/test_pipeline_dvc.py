@@ -11,8 +11,8 @@ import yaml
 
 from dvc_project import copy_project, dvc, run, stages_run
 
-# one xdist worker builds the tiny DAG once for all its tests (make test runs two)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_pipeline")]  # copies conftest.tiny_dag, built once per run
+# its tests share one copy of the tiny DAG (conftest.tiny_dag, built once per run): one xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_pipeline")]
 
 MODELS = ("beta_vae", "info_vae", "dip_vae_ii", "factor_vae")
 REGRESSORS = ("lasso", "rf")

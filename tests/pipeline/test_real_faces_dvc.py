@@ -16,7 +16,8 @@ import yaml
 from celeba_subset import OPENFACE_CSV, celeba_subset
 from dvc_project import dvc, run, stages_run
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_real_faces")]  # copies conftest.tiny_dag, built once per run
+# its tests share one copy of the tiny DAG (conftest.tiny_dag, built once per run): one xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_real_faces")]
 
 REAL = {"source": "path", "path": "data/external/celeba"}
 

@@ -9,8 +9,8 @@ import yaml
 
 from dvc_project import BIN, dvc, run, stages_run
 
-# one xdist worker builds the tiny DAG once for all its tests (make test runs two)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_refusals")]  # copies conftest.tiny_dag, built once per run
+# its tests share one copy of the tiny DAG (conftest.tiny_dag, built once per run): one xdist worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_dag_refusals")]
 
 TRAIN = "dsprites_train@beta_vae-gated-0"
 
